@@ -174,6 +174,8 @@ class StackConfig:
                 ),
                 "AIRFLOW__API__HOST": self.host,
                 "AIRFLOW__API__PORT": v["AIRFLOW_PORT"],
+                # One worker is plenty for a local UI and halves the api-server's memory.
+                "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__API__BASE_URL": self.airflow_url,
                 "AIRFLOW__API__SECRET_KEY": v["AIRFLOW_API_SECRET_KEY"],
                 "AIRFLOW__API_AUTH__JWT_SECRET": v["AIRFLOW_JWT_SECRET"],

@@ -1,0 +1,74 @@
+# Targets named in the README. Everything installs on first use; every stage says what
+# it is doing. The stack's state lives in .stack/ (see .env.example for ports).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3
+VENV     := .venv
+DBT_VENV := .venv-dbt
+PY       := $(VENV)/bin/python
+STACK    := $(PY) -m kafka_elt.stack
+PYTEST_ARGS ?=
+
+.PHONY: help install install-browser up down status logs demo test test-unit lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed $(DBT_VENV)/.installed ## Install system packages, both venvs and the Kafka jars
+	@scripts/install-system-packages.sh
+	@$(PY) -c 'from kafka_elt.stack import kafka; from kafka_elt.stack.config import StackConfig; kafka.install(StackConfig.load())'
+
+install-browser: ## Install Debian's Chromium for the UI test
+	@WITH_BROWSER=1 scripts/install-system-packages.sh
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@echo "install: Airflow venv in $(VENV) (about a minute) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	@# plugins/ on sys.path, as Airflow has it, so `import kafka_elt` works in tools and tests.
+	@echo "$(CURDIR)/plugins" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kafka_elt_plugins.pth"
+	@touch $@
+
+$(DBT_VENV)/.installed: requirements-dbt.txt constraints-dbt.txt
+	@echo "install: dbt venv in $(DBT_VENV) ..."
+	@$(PYTHON) -m venv $(DBT_VENV)
+	@$(DBT_VENV)/bin/pip install -q -r requirements-dbt.txt -c constraints-dbt.txt
+	@touch $@
+
+up: install ## Start Kafka, PostgreSQL, ClickHouse and Airflow on 127.0.0.1
+	@$(STACK) up
+
+down: ## Stop every process of the stack (by pid) and wait for them
+	@$(STACK) down
+
+status: ## Show which services run, their pid, memory and log file
+	@$(STACK) status
+
+logs: ## Tail every service's log (make logs S=kafka for one)
+	@$(STACK) logs $(S)
+
+demo: up ## Produce sample data, run ingestion then dbt through Airflow, print a summary
+	@$(PY) -m kafka_elt.demo
+
+test: install install-browser ## Start what the tests need and run the whole suite
+	@$(STACK) up
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed ## Unit tests only (no services)
+	@$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff (check + format) and sqlfluff
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/sqlfluff lint include/sql
+
+format: $(VENV)/.installed ## Apply ruff's formatting and fixes
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: up ## Ingestion benchmark: 1M candle messages into both databases
+	@$(PY) bench/ingest_bench.py
+
+clean: down ## Stop the stack and delete its state (data, logs, secrets)
+	rm -rf .stack

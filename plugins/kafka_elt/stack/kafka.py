@@ -1,0 +1,169 @@
+"""Apache Kafka 4.x broker in KRaft combined mode (broker + controller), one node.
+
+The broker's jars come from Maven Central through ``stack/kafka/pom.xml``; storage is
+formatted once with a generated cluster id, then the broker starts on the machine's JDK.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+from kafka_elt.stack.config import StackConfig
+from kafka_elt.stack.paths import log_file, pid_file, state
+from kafka_elt.stack.process import Service, StackError, wait_until
+
+_LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Logger:
+      - name: kafka
+        level: INFO
+      - name: org.apache.kafka
+        level: WARN
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+"""
+
+
+def libs_dir(cfg: StackConfig):
+    return state(cfg, "lib", "kafka")
+
+
+def install(cfg: StackConfig) -> None:
+    """Fetch the broker jars from Maven Central unless the pom is unchanged since."""
+    pom = cfg.root / "stack" / "kafka" / "pom.xml"
+    libs = libs_dir(cfg)
+    stamp = libs / ".pom"
+    if stamp.exists() and stamp.read_text() == pom.read_text():
+        return
+    if shutil.which("mvn") is None:
+        raise StackError("mvn not found: run `make install` (it installs maven with apt-get)")
+    print(f"kafka: fetching broker jars from Maven Central into {libs} ...", flush=True)
+    if libs.exists():
+        shutil.rmtree(libs)
+    libs.mkdir(parents=True)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={libs}"],
+        check=True,
+    )
+    stamp.write_text(pom.read_text())
+
+
+def _classpath(cfg: StackConfig) -> str:
+    return f"{libs_dir(cfg)}/*"
+
+
+def _write_config(cfg: StackConfig):
+    home = state(cfg, "kafka")
+    home.mkdir(parents=True, exist_ok=True)
+    host, port, cport = cfg.host, cfg.port("KAFKA"), cfg.port("KAFKA_CONTROLLER")
+    props = home / "server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers={host}:{cport}",
+                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={home / 'data'}",
+                "num.partitions=3",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                # Topics are created explicitly, with the partition count the pipeline expects.
+                "auto.create.topics.enable=false",
+                "",
+            ]
+        )
+    )
+    (home / "log4j2.yaml").write_text(_LOG4J2)
+    return home, props
+
+
+def service(cfg: StackConfig) -> Service:
+    home = state(cfg, "kafka")
+    heap = cfg["KAFKA_HEAP"]
+    return Service(
+        name="kafka",
+        command=[
+            "java",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
+            "-cp",
+            _classpath(cfg),
+            "kafka.Kafka",
+            str(home / "server.properties"),
+        ],
+        log_file=log_file(cfg, "kafka"),
+        pid_file=pid_file(cfg, "kafka"),
+        cwd=home,
+    )
+
+
+def start(cfg: StackConfig) -> Service:
+    install(cfg)
+    home, props = _write_config(cfg)
+    if not (home / "data" / "meta.properties").exists():
+        cluster_id = subprocess.run(
+            ["java", "-cp", _classpath(cfg), "kafka.tools.StorageTool", "random-uuid"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[-1]
+        print(f"kafka: formatting KRaft storage (cluster id {cluster_id})", flush=True)
+        subprocess.run(
+            [
+                "java", "-cp", _classpath(cfg), "kafka.tools.StorageTool", "format",
+                "-t", cluster_id, "-c", str(props), "--standalone", "--ignore-formatted",
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+    svc = service(cfg)
+    svc.start()
+    took = wait_until(lambda: _broker_ready(cfg), what="the Kafka broker", timeout=120, service=svc)
+    print(f"kafka: ready on {cfg.kafka_bootstrap} ({took:.1f}s)", flush=True)
+    return svc
+
+
+def _broker_ready(cfg: StackConfig) -> bool:
+    with socket.create_connection((cfg.host, cfg.port("KAFKA")), timeout=1):
+        pass
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap})
+    metadata = admin.list_topics(timeout=2)
+    return bool(metadata.brokers)
+
+
+def create_topics(cfg: StackConfig, topics: dict[str, int]) -> list[str]:
+    """Create missing topics (name -> partitions). Returns the names it created."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items() if name not in existing]
+    if not new:
+        return []
+    for name, future in admin.create_topics(new).items():
+        future.result(timeout=30)
+        print(f"kafka: created topic {name} ({topics[name]} partitions)", flush=True)
+    return [t.topic for t in new]

@@ -76,8 +76,9 @@ def _healthy(cfg: StackConfig) -> bool:
 def start(cfg: StackConfig) -> list[Service]:
     state(cfg, "airflow").mkdir(parents=True, exist_ok=True)
     _write_passwords_file(cfg)
-    migrate(cfg)
     started = services(cfg)
+    if not all(svc.is_running() for svc in started):
+        migrate(cfg)
     for svc in started:
         svc.start()
     api = started[0]

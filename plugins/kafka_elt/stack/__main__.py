@@ -47,7 +47,9 @@ def up(cfg: StackConfig, names: list[str]) -> None:
         airflow.start(cfg)
     print(f"stack: up in {time.monotonic() - started:.1f}s ({', '.join(names)})")
     if "airflow" in names:
-        print(f"stack: Airflow UI {cfg.airflow_url}  user {cfg['AIRFLOW_ADMIN_USER']}, password in {cfg.airflow_password_file}")
+        print(
+            f"stack: Airflow UI {cfg.airflow_url}  user {cfg['AIRFLOW_ADMIN_USER']}, password in {cfg.airflow_password_file}"
+        )
     print(f"stack: `source {cfg.state_dir / 'env'}` to use dbt, psql or the airflow CLI against it")
 
 
@@ -102,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in ("up", "down"):
         p = sub.add_parser(command)
-        p.add_argument("--services", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}")
+        p.add_argument(
+            "--services", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}"
+        )
     sub.add_parser("status")
     p_logs = sub.add_parser("logs")
     p_logs.add_argument("service", nargs="?", help="e.g. kafka, postgres, clickhouse, airflow-scheduler")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -61,7 +63,7 @@ def migrate(cfg: StackConfig) -> None:
 
 
 def health(cfg: StackConfig) -> dict:
-    with urllib.request.urlopen(f"{cfg.airflow_url}/api/v2/monitor/health", timeout=3) as response:  # noqa: S310
+    with urllib.request.urlopen(f"{cfg.airflow_url}/api/v2/monitor/health", timeout=3) as response:
         return json.load(response)
 
 
@@ -82,16 +84,68 @@ def start(cfg: StackConfig) -> list[Service]:
     for svc in started:
         svc.start()
     api = started[0]
-    took = wait_until(lambda: _healthy(cfg), what="Airflow api-server and components", timeout=180, service=api)
+    took = wait_until(
+        lambda: _healthy(cfg), what="Airflow api-server and components", timeout=180, service=api
+    )
     print(f"airflow: ready at {cfg.airflow_url} ({took:.1f}s)", flush=True)
     return started
 
 
 def token(cfg: StackConfig) -> str:
     """A JWT for the REST API, from ``POST /auth/token`` with the admin's password."""
-    body = json.dumps({"username": cfg["AIRFLOW_ADMIN_USER"], "password": cfg["AIRFLOW_ADMIN_PASSWORD"]}).encode()
+    body = json.dumps(
+        {"username": cfg["AIRFLOW_ADMIN_USER"], "password": cfg["AIRFLOW_ADMIN_PASSWORD"]}
+    ).encode()
     request = urllib.request.Request(
-        f"{cfg.airflow_url}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        f"{cfg.airflow_url}/auth/token",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback URL from config
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["access_token"]
+
+
+class AirflowApi:
+    """A small client for Airflow's REST API v2, authenticated as the stack's admin."""
+
+    def __init__(self, cfg: StackConfig):
+        self.base = f"{cfg.airflow_url}/api/v2"
+        self._token = token(cfg)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.base}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise StackError(
+                f"Airflow API {method} {path} answered {exc.code}: {exc.read().decode()[:500]}"
+            ) from exc
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        run = self.request("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def runs(self, dag_id: str, limit: int = 20) -> list[dict]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns?order_by=-start_date&limit={limit}")["dag_runs"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")["state"]
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        """Wait until the dag-processor has parsed ``dag_id`` into the metadata DB."""
+        wait_until(
+            lambda: bool(self.request("GET", f"/dags/{dag_id}")),
+            what=f"DAG {dag_id} to be parsed",
+            timeout=timeout,
+        )

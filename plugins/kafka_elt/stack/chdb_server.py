@@ -87,7 +87,9 @@ def serve(data_dir: Path, conf_dir: Path, host: str, port: int, user: str, passw
 
     data_dir.mkdir(parents=True, exist_ok=True)
     conf_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in zip(("config.xml", "users.xml"), render_config(host, port, user, password)):
+    for name, text in zip(
+        ("config.xml", "users.xml"), render_config(host, port, user, password), strict=True
+    ):
         path = conf_dir / name
         path.write_text(text)
         path.chmod(0o600)

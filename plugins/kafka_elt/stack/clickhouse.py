@@ -30,11 +30,15 @@ def service(cfg: StackConfig) -> Service:
             sys.executable,
             "-m",
             "kafka_elt.stack.chdb_server",
-            "--data", str(home / "data"),
-            "--conf-dir", str(home / "conf"),
-            "--host", cfg.host,
-            "--port", str(cfg.port("CLICKHOUSE_HTTP")),
-        ],  # fmt: skip
+            "--data",
+            str(home / "data"),
+            "--conf-dir",
+            str(home / "conf"),
+            "--host",
+            cfg.host,
+            "--port",
+            str(cfg.port("CLICKHOUSE_HTTP")),
+        ],
         log_file=log_file(cfg, "clickhouse"),
         pid_file=pid_file(cfg, "clickhouse"),
         env=env,
@@ -44,7 +48,7 @@ def service(cfg: StackConfig) -> Service:
 
 def ping(cfg: StackConfig) -> bool:
     url = f"http://{cfg.host}:{cfg.port('CLICKHOUSE_HTTP')}/ping"
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed loopback URL
+    with urllib.request.urlopen(url, timeout=2) as response:
         return response.read().strip() == b"Ok."
 
 

@@ -114,7 +114,9 @@ class StackConfig:
     def airflow_password_file(self) -> Path:
         return self.state_dir / "airflow" / "simple_auth_manager_passwords.json"
 
-    def postgres_url(self, user_key: str, password_key: str, database: str, scheme: str = "postgresql") -> str:
+    def postgres_url(
+        self, user_key: str, password_key: str, database: str, scheme: str = "postgresql"
+    ) -> str:
         user = quote(self.values[user_key], safe="")
         password = quote(self.values[password_key], safe="")
         return f"{scheme}://{user}:{password}@{self.host}:{self.port('POSTGRES')}/{database}"

@@ -131,12 +131,21 @@ def start(cfg: StackConfig) -> Service:
         print(f"kafka: formatting KRaft storage (cluster id {cluster_id})", flush=True)
         subprocess.run(
             [
-                "java", "-cp", _classpath(cfg), "kafka.tools.StorageTool", "format",
-                "-t", cluster_id, "-c", str(props), "--standalone", "--ignore-formatted",
+                "java",
+                "-cp",
+                _classpath(cfg),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--standalone",
+                "--ignore-formatted",
             ],
             check=True,
             capture_output=True,
-        )  # fmt: skip
+        )
     svc = service(cfg)
     svc.start()
     took = wait_until(lambda: _broker_ready(cfg), what="the Kafka broker", timeout=120, service=svc)
@@ -160,7 +169,11 @@ def create_topics(cfg: StackConfig, topics: dict[str, int]) -> list[str]:
 
     admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
-    new = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items() if name not in existing]
+    new = [
+        NewTopic(name, num_partitions=n, replication_factor=1)
+        for name, n in topics.items()
+        if name not in existing
+    ]
     if not new:
         return []
     for name, future in admin.create_topics(new).items():

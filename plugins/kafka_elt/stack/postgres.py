@@ -25,7 +25,9 @@ SUPERUSER = "postgres"
 def bin_dir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)
     if not candidates:
-        raise StackError("PostgreSQL server binaries not found: run `make install` (apt-get install postgresql)")
+        raise StackError(
+            "PostgreSQL server binaries not found: run `make install` (apt-get install postgresql)"
+        )
     return Path(candidates[0]).parent
 
 
@@ -61,7 +63,8 @@ def init(cfg: StackConfig) -> Path:
         subprocess.run(
             [
                 str(bin_dir() / "initdb"),
-                "-D", str(data),
+                "-D",
+                str(data),
                 f"--username={SUPERUSER}",
                 f"--pwfile={pwfile.name}",
                 "--auth=scram-sha-256",
@@ -73,7 +76,7 @@ def init(cfg: StackConfig) -> Path:
             user=user,
             group=user,
             extra_groups=[] if user else None,
-        )  # fmt: skip
+        )
     except subprocess.CalledProcessError as exc:
         raise StackError(f"initdb failed:\n{exc.stderr.decode(errors='replace')}") from exc
     finally:
@@ -88,15 +91,23 @@ def service(cfg: StackConfig) -> Service:
         name="postgres",
         command=[
             str(bin_dir() / "postgres"),
-            "-D", str(data),
-            "-c", f"listen_addresses={cfg.host}",
-            "-c", f"port={cfg.port('POSTGRES')}",
-            "-c", f"unix_socket_directories={socket_dir}",
-            "-c", "max_connections=200",
-            "-c", "shared_buffers=256MB",
-            "-c", "max_wal_size=2GB",
-            "-c", "logging_collector=off",
-        ],  # fmt: skip
+            "-D",
+            str(data),
+            "-c",
+            f"listen_addresses={cfg.host}",
+            "-c",
+            f"port={cfg.port('POSTGRES')}",
+            "-c",
+            f"unix_socket_directories={socket_dir}",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            "max_wal_size=2GB",
+            "-c",
+            "logging_collector=off",
+        ],
         log_file=log_file(cfg, "postgres"),
         pid_file=pid_file(cfg, "postgres"),
         user=_os_user(),
@@ -150,7 +161,9 @@ def provision(cfg: StackConfig) -> None:
             cur.execute("select 1 from pg_roles where rolname = %s", (role,))
             verb = "alter" if cur.fetchone() else "create"
             cur.execute(
-                sql.SQL(verb + " role {} with login password {}").format(sql.Identifier(role), sql.Literal(password))
+                sql.SQL(verb + " role {} with login password {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
             )
         for database, owner in (
             (cfg["AIRFLOW_METADATA_DB"], cfg["AIRFLOW_DB_USER"]),
@@ -159,7 +172,9 @@ def provision(cfg: StackConfig) -> None:
             cur.execute("select 1 from pg_database where datname = %s", (database,))
             if not cur.fetchone():
                 cur.execute(
-                    sql.SQL("create database {} owner {}").format(sql.Identifier(database), sql.Identifier(owner))
+                    sql.SQL("create database {} owner {}").format(
+                        sql.Identifier(database), sql.Identifier(owner)
+                    )
                 )
     admin.close()
 

@@ -128,14 +128,16 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def wait_until(check: Callable[[], bool], *, what: str, timeout: float, service: Service | None = None) -> float:
+def wait_until(
+    check: Callable[[], bool], *, what: str, timeout: float, service: Service | None = None
+) -> float:
     """Poll ``check`` until it is true; fail with the service's log tail otherwise."""
     start = time.monotonic()
     while True:
         try:
             if check():
                 return time.monotonic() - start
-        except Exception:  # noqa: BLE001, S110 - not ready yet is any error
+        except Exception:  # noqa: S110 - not ready yet is any error
             pass
         if service is not None and not service.is_running():
             raise StackError(

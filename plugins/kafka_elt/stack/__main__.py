@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from kafka_elt.stack import airflow, clickhouse, kafka, postgres
+from kafka_elt.stack import airflow, clickhouse, dbt, kafka, postgres
 from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.process import Service, StackError
 
@@ -44,6 +44,7 @@ def up(cfg: StackConfig, names: list[str]) -> None:
     if "clickhouse" in names:
         clickhouse.start(cfg)
     if "airflow" in names:
+        dbt.ensure_manifest(cfg)
         airflow.start(cfg)
     print(f"stack: up in {time.monotonic() - started:.1f}s ({', '.join(names)})")
     if "airflow" in names:

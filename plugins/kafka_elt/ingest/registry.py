@@ -1,0 +1,180 @@
+"""The topic registry (``include/topics.yaml``): which topics are ingested, into which raw
+tables, validated how, on which schedule and within which budgets.
+
+Read at DAG-parse time, so it only touches a local YAML file. Every field is checked
+here, with errors that name the file, the topic and the field, so that a typo fails
+the DAG import loudly instead of at 3 a.m. inside a task.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kafka_elt.ingest.validators import KINDS
+
+# plugins/kafka_elt/ingest/registry.py -> repository root (the Airflow home in images).
+ROOT = Path(__file__).resolve().parents[3]
+INCLUDE_DIR = Path(os.environ.get("KAFKA_ELT_INCLUDE_DIR", ROOT / "include"))
+REGISTRY_FILE = INCLUDE_DIR / "topics.yaml"
+
+# Table and schema names are interpolated into SQL, so they are held to plain identifiers.
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Kafka's own rule for topic names.
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+_DEFAULTS: dict[str, Any] = {
+    "raw_schema": "raw",
+    "dead_letter_table": "dead_letter",
+    "partitions": 3,
+    "schedule": "*/5 * * * *",
+    "batch_size": 20000,
+    "max_messages": 2_000_000,
+    "max_seconds": 900,
+    "consumer_group": None,
+    "description": "",
+}
+_REQUIRED = ("table", "kind")
+
+
+class RegistryError(ValueError):
+    """The topic registry is malformed; the message names the file, topic and field."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One ingested topic and everything the pipeline needs to know about it."""
+
+    topic: str
+    table: str
+    kind: str
+    raw_schema: str = "raw"
+    dead_letter_table: str = "dead_letter"
+    partitions: int = 3
+    schedule: str | None = "*/5 * * * *"
+    batch_size: int = 20000
+    max_messages: int = 2_000_000
+    max_seconds: int = 900
+    consumer_group: str | None = None
+    description: str = ""
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.raw_schema}.{self.table}"
+
+    @property
+    def qualified_dead_letter_table(self) -> str:
+        return f"{self.raw_schema}.{self.dead_letter_table}"
+
+    @property
+    def dag_id(self) -> str:
+        # From the table, not the topic: topic names may hold characters (".", "-")
+        # that read badly in DAG ids and asset names.
+        return f"ingest_{self.table}"
+
+    def with_overrides(self, **changes: Any) -> TopicSpec:
+        """A copy with some fields changed (tests and the benchmark use their own topics)."""
+        spec = replace(self, **changes)
+        _check_spec(spec, "<override>")
+        return spec
+
+
+def _check_positive_int(value: Any, where: str, field: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise RegistryError(f"{where}: `{field}` must be a positive integer, got {value!r}")
+
+
+def _check_spec(spec: TopicSpec, source: str) -> None:
+    where = f"{source}: topic {spec.topic!r}"
+    if not _TOPIC.match(spec.topic):
+        raise RegistryError(f"{where}: not a valid Kafka topic name (letters, digits, '.', '_', '-')")
+    for field in ("table", "raw_schema", "dead_letter_table"):
+        value = getattr(spec, field)
+        if not isinstance(value, str) or not _IDENTIFIER.match(value):
+            raise RegistryError(
+                f"{where}: `{field}` must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got {value!r}"
+            )
+    if spec.table == spec.dead_letter_table:
+        raise RegistryError(f"{where}: `table` must differ from `dead_letter_table` ({spec.table!r})")
+    if spec.kind not in KINDS:
+        raise RegistryError(f"{where}: unknown `kind` {spec.kind!r}; known kinds: {', '.join(sorted(KINDS))}")
+    for field in ("partitions", "batch_size", "max_messages", "max_seconds"):
+        _check_positive_int(getattr(spec, field), where, field)
+    if spec.schedule is not None and not (isinstance(spec.schedule, str) and spec.schedule.strip()):
+        raise RegistryError(f"{where}: `schedule` must be a cron expression, a preset or null")
+    if spec.consumer_group is not None and not (isinstance(spec.consumer_group, str) and spec.consumer_group):
+        raise RegistryError(f"{where}: `consumer_group` must be a non-empty string or omitted")
+
+
+def parse_registry(document: Any, source: str = "<registry>") -> list[TopicSpec]:
+    """Turn the parsed YAML document into checked TopicSpecs (in file order)."""
+    if not isinstance(document, dict) or not isinstance(document.get("topics"), dict):
+        raise RegistryError(f"{source}: expected a mapping with a `topics:` mapping (topic name -> settings)")
+    unknown_top = set(document) - {"defaults", "topics"}
+    if unknown_top:
+        raise RegistryError(
+            f"{source}: unknown top-level keys {sorted(unknown_top)}; expected defaults, topics"
+        )
+    defaults = dict(_DEFAULTS)
+    given_defaults = document.get("defaults") or {}
+    if not isinstance(given_defaults, dict):
+        raise RegistryError(f"{source}: `defaults` must be a mapping")
+    unknown = set(given_defaults) - set(_DEFAULTS)
+    if unknown:
+        raise RegistryError(f"{source}: unknown keys in `defaults`: {sorted(unknown)}")
+    defaults.update(given_defaults)
+
+    specs: list[TopicSpec] = []
+    for topic, settings in document["topics"].items():
+        where = f"{source}: topic {topic!r}"
+        if not isinstance(settings, dict):
+            raise RegistryError(f"{where}: settings must be a mapping")
+        unknown = set(settings) - set(_DEFAULTS) - set(_REQUIRED)
+        if unknown:
+            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+        missing = [field for field in _REQUIRED if field not in settings]
+        if missing:
+            raise RegistryError(f"{where}: missing required keys {missing}")
+        fields = {**defaults, **settings}
+        fields["description"] = " ".join(str(fields.get("description") or "").split())
+        spec = TopicSpec(topic=str(topic), **fields)
+        _check_spec(spec, source)
+        specs.append(spec)
+
+    for field, label in (("table", "raw table"), ("dag_id", "DAG id")):
+        seen: dict[str, str] = {}
+        for spec in specs:
+            key = getattr(spec, field)
+            if key in seen:
+                raise RegistryError(
+                    f"{source}: topics {seen[key]!r} and {spec.topic!r} share the {label} {key!r}"
+                )
+            seen[key] = spec.topic
+    return specs
+
+
+def load_registry(path: Path | str | None = None) -> list[TopicSpec]:
+    """Read and check the registry file (default: ``include/topics.yaml``)."""
+    import yaml
+
+    path = Path(path or os.environ.get("KAFKA_ELT_TOPICS_FILE") or REGISTRY_FILE)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise RegistryError(
+            f"topic registry {path} not found (set KAFKA_ELT_TOPICS_FILE to use another)"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"topic registry {path} is not valid YAML: {exc}") from exc
+    return parse_registry(document, str(path))
+
+
+def get_topic(topic: str, path: Path | str | None = None) -> TopicSpec:
+    """The registry entry of one topic."""
+    for spec in load_registry(path):
+        if spec.topic == topic:
+            return spec
+    raise RegistryError(f"topic {topic!r} is not in the topic registry; add it to include/topics.yaml")

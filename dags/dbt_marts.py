@@ -10,6 +10,7 @@ import pendulum
 from airflow.sdk import AssetAny, chain, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
 from kafka_elt.assets import MART_ASSETS, RAW_ASSETS
 
 DBT_PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parents[1] / "dbt"))

@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 
 import pytest
+
 from kafka_elt.stack import airflow
 from kafka_elt.stack.__main__ import all_services
 from kafka_elt.stack.process import _group_pids

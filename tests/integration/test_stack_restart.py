@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from kafka_elt.stack import clickhouse, postgres
 from kafka_elt.stack.__main__ import all_services, down, up
 from kafka_elt.stack.process import pid_alive

@@ -1,0 +1,82 @@
+"""The stack's settings: precedence, generated secrets, connections, ClickHouse users."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kafka_elt.stack.chdb_server import render_config
+from kafka_elt.stack.config import StackConfig, parse_env_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
+    for name in ("STACK_DIR", "KAFKA_PORT", "POSTGRES_PORT", "LOADER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_parse_env_file_reads_exports_quotes_and_comments(tmp_path):
+    env = tmp_path / "x.env"
+    env.write_text("# comment\nexport A='x y'\nB=2\n\nC=\"q\" # trailing\nD=\n")
+    assert parse_env_file(env) == {"A": "x y", "B": "2", "C": "q", "D": ""}
+
+
+def test_precedence_example_then_dotenv_then_shell(root, monkeypatch):
+    (root / ".env").write_text("KAFKA_PORT=19999\nPOSTGRES_PORT=15555\n")
+    monkeypatch.setenv("POSTGRES_PORT", "16666")
+    cfg = StackConfig.load(root)
+    assert cfg.port("KAFKA") == 19999
+    assert cfg.port("POSTGRES") == 16666
+    assert cfg.port("CLICKHOUSE_HTTP") == 8123  # from .env.example
+
+
+def test_secrets_are_generated_once_private_and_reused(root):
+    first = StackConfig.load(root)
+    secrets_file = first.state_dir / "secrets.env"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    second = StackConfig.load(root)
+    for name in ("LOADER_PASSWORD", "CLICKHOUSE_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"):
+        assert first[name] == second[name]
+        assert len(first[name]) >= 24
+    assert first["LOADER_PASSWORD"] != first["DBT_PASSWORD"]
+    assert len(first["AIRFLOW_JWT_SECRET"]) >= 64  # HS512 key material
+
+
+def test_state_and_secrets_stay_inside_stack_dir(root):
+    cfg = StackConfig.load(root)
+    assert cfg.state_dir == root / ".stack"
+    assert cfg.write_env_file().parent == root / ".stack"
+
+
+def test_connections_bind_loopback_and_disable_auto_commit(root):
+    env = StackConfig.load(root).environment()
+    kafka = json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])
+    assert kafka["extra"]["enable.auto.commit"] is False
+    assert kafka["extra"]["bootstrap.servers"] == "127.0.0.1:9092"
+    for name in ("AIRFLOW_CONN_WAREHOUSE_POSTGRES", "AIRFLOW_CONN_WAREHOUSE_CLICKHOUSE"):
+        assert json.loads(env[name])["host"] == "127.0.0.1"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "False"
+
+
+def test_clickhouse_config_has_one_password_user_and_a_fenced_default():
+    config_xml, users_xml = render_config("127.0.0.1", 8123, "elt", "s3cret")
+    config = ET.fromstring(config_xml)
+    assert config.findtext("listen_host") == "127.0.0.1"
+    assert config.findtext("users_config") == "users.xml"
+    users = ET.fromstring(users_xml).find("users")
+    elt = users.find("elt")
+    assert elt.findtext("password_sha256_hex") == hashlib.sha256(b"s3cret").hexdigest()
+    assert "s3cret" not in users_xml
+    grants = [q.text for q in users.find("default").find("grants")]
+    assert grants == ["GRANT SYSTEM LISTEN ON *.*", "GRANT SELECT(number) ON system.numbers"]

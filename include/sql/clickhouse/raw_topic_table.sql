@@ -1,5 +1,7 @@
--- One raw staging table per topic. See raw_schema.sql for why ReplacingMergeTree and
--- why no partition key. ${schema}.${table} substituted from the topic registry.
+-- One raw staging table per topic; see raw_schema.sql for the engine, the missing
+-- partition key and fsync. kafka_value holds the message bytes exactly as received
+-- (valid UTF-8 JSON, checked by the loader); kafka_headers is the same JSON text as in
+-- PostgreSQL. ${schema}.${table} come from the topic registry.
 create table if not exists ${schema}.${table} (
     kafka_topic LowCardinality(String),
     kafka_partition Int32,
@@ -12,4 +14,5 @@ create table if not exists ${schema}.${table} (
     dag_run_id String
 )
 engine = ReplacingMergeTree(ingested_at)
-order by (kafka_topic, kafka_partition, kafka_offset);
+order by (kafka_topic, kafka_partition, kafka_offset)
+settings fsync_after_insert = 1, fsync_part_directory = 1;

@@ -1,10 +1,22 @@
--- Schema of the raw layer and the dead-letter table. Idempotent: applied before every
--- ingestion run. ${schema} is substituted by kafka_elt (string.Template).
-create schema if not exists ${schema};
+-- Schema of the raw layer and its dead-letter table. Idempotent: applied by every
+-- ingestion run. The dollar-brace placeholders are substituted by
+-- kafka_elt.ingest.ddl (string.Template) from the topic registry.
 
--- Messages that could not be decoded or validated: kept byte for byte with the reason,
--- so that nothing read from Kafka is ever lost.
-create table if not exists ${schema}.dead_letter (
+-- `create schema if not exists` checks the CREATE privilege on the database before it
+-- looks for the schema, so the loader (which owns the schema but may not create
+-- schemas) would fail on it; only create the schema when it is missing.
+do $$
+begin
+    if not exists (select from pg_namespace where nspname = '${schema}') then
+        create schema ${schema};
+    end if;
+end
+$$;
+
+-- Messages that could not be decoded or validated, kept byte for byte with the reason,
+-- so that nothing read from Kafka is lost. Keyed like the raw tables: a re-read poison
+-- message is a no-op.
+create table if not exists ${schema}.${dead_letter_table} (
     kafka_topic text not null,
     kafka_partition integer not null,
     kafka_offset bigint not null,

@@ -1,7 +1,8 @@
 -- One raw staging table per topic, keyed by the message's Kafka coordinates so that a
 -- re-read offset is a no-op (insert ... on conflict do nothing). The value is kept
--- exactly as received; decoding is dbt's job. ${schema}.${table} is substituted by
--- kafka_elt (string.Template) from the topic registry.
+-- exactly as received (valid UTF-8 JSON, checked by the loader); decoding it is dbt's
+-- job. kafka_headers: JSON array of [key, value] pairs, a value being its UTF-8 text,
+-- null, or "base64:<...>". ${schema}.${table} come from the topic registry.
 create table if not exists ${schema}.${table} (
     kafka_topic text not null,
     kafka_partition integer not null,
@@ -15,4 +16,5 @@ create table if not exists ${schema}.${table} (
     primary key (kafka_topic, kafka_partition, kafka_offset)
 );
 
+-- dbt's incremental models and source freshness select on the load time.
 create index if not exists ${table}_ingested_at_idx on ${schema}.${table} (ingested_at);

@@ -1,0 +1,133 @@
+"""Kafka messages -> one batch of raw rows and dead-letter rows, held column by column.
+
+Columns rather than row objects: ClickHouse takes them as they are (a columnar insert),
+PostgreSQL's COPY zips them into rows, and nothing per message is allocated twice.
+Constant columns (topic, partition, load time, DAG run) are not repeated per message;
+each sink adds them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka_elt.ingest.validators import decode_value
+
+# confluent_kafka.TIMESTAMP_NOT_AVAILABLE, without importing confluent_kafka here.
+_TIMESTAMP_NOT_AVAILABLE = 0
+_BASE64_PREFIX = "base64:"
+
+
+def _header_text(raw: bytes | str | None) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    # NUL is valid UTF-8 but PostgreSQL jsonb refuses "\u0000": base64 it like binary.
+    if text is None or "\x00" in text:
+        return _BASE64_PREFIX + base64.b64encode(raw).decode("ascii")
+    return text
+
+
+def encode_headers(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
+    """Kafka headers as a JSON array of [key, value] pairs, in order, duplicates kept.
+
+    A value is its UTF-8 text, null for a null header, or "base64:<...>" when it is not
+    UTF-8 text (or holds NUL). No headers is ``[]``.
+    """
+    if not headers:
+        return "[]"
+    return json.dumps(
+        [[_header_text(key), _header_text(value)] for key, value in headers], ensure_ascii=False
+    )
+
+
+@dataclass
+class RawColumns:
+    """Valid messages: the raw table's per-message columns."""
+
+    offsets: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # the value, decoded (PostgreSQL text)
+    values: list[bytes] = field(default_factory=list)  # the same value, as received (ClickHouse)
+    timestamps_ms: list[int | None] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+@dataclass
+class DeadColumns:
+    """Poison messages: raw bytes and the reason they could not be loaded."""
+
+    offsets: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    values: list[bytes | None] = field(default_factory=list)
+    timestamps_ms: list[int | None] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+@dataclass
+class Batch:
+    """Consecutive messages of one partition, ready to be written to both databases."""
+
+    topic: str
+    partition: int
+    raw: RawColumns = field(default_factory=RawColumns)
+    dead: DeadColumns = field(default_factory=DeadColumns)
+    first_offset: int = -1
+    last_offset: int = -1
+
+    def __len__(self) -> int:
+        return len(self.raw) + len(self.dead)
+
+    @property
+    def next_offset(self) -> int:
+        """The offset to commit once this batch is stored: the next one to read."""
+        return self.last_offset + 1
+
+    def add(self, message: Any, validate: Callable[[str], str | None]) -> None:
+        """Add one confluent_kafka Message (already checked for ``error()``)."""
+        offset = message.offset()
+        value = message.value()
+        text, reason = decode_value(value, validate)
+        ts_type, ts = message.timestamp()
+        timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
+        headers = message.headers()
+        headers_json = encode_headers(headers) if headers else "[]"
+        if self.first_offset < 0:
+            self.first_offset = offset
+        self.last_offset = offset
+        if reason is None:
+            raw = self.raw
+            raw.offsets.append(offset)
+            raw.keys.append(message.key())
+            raw.texts.append(text)
+            raw.values.append(value)
+            raw.timestamps_ms.append(timestamp)
+            raw.headers.append(headers_json)
+        else:
+            dead = self.dead
+            dead.offsets.append(offset)
+            dead.keys.append(message.key())
+            dead.values.append(value)
+            dead.timestamps_ms.append(timestamp)
+            dead.headers.append(headers_json)
+            dead.reasons.append(reason)
+
+    def describe(self) -> str:
+        return (
+            f"topic {self.topic!r} partition {self.partition} offsets {self.first_offset}..{self.last_offset}"
+        )

@@ -1,0 +1,101 @@
+"""Kafka side of a run: which partitions to drain and how far (the plan), and where
+each partition resumes (the group's committed offset).
+
+The plan is taken once, when the run starts: each partition is drained up to the high
+watermark seen then, never chasing messages produced during the run. That bounds every
+run, and a retried task drains the same range it was planned for.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from kafka_elt.ingest.connections import Connections
+from kafka_elt.ingest.errors import KafkaReadError, TopicNotFound
+from kafka_elt.ingest.registry import TopicSpec
+
+log = logging.getLogger(__name__)
+
+KAFKA_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """One partition of one run: drain from the committed offset up to end_offset."""
+
+    topic: str
+    partition: int
+    end_offset: int  # high watermark when the run started (exclusive)
+    low_watermark: int
+    committed: int  # -1: the group has no offset yet (starts at the low watermark)
+
+    @property
+    def start_offset(self) -> int:
+        return self.committed if self.committed >= self.low_watermark else self.low_watermark
+
+    @property
+    def lag(self) -> int:
+        return max(self.end_offset - self.start_offset, 0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def partition_state(consumer, topic: str, partition: int) -> tuple[int, int, int]:
+    """(low watermark, high watermark, committed offset or -1) of one partition."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    try:
+        low, high = consumer.get_watermark_offsets(tp, timeout=KAFKA_TIMEOUT_S, cached=False)
+        (committed,) = consumer.committed([tp], timeout=KAFKA_TIMEOUT_S)
+    except KafkaException as exc:
+        raise KafkaReadError(
+            f"cannot read the offsets of topic {topic!r} partition {partition}: {exc}. "
+            "Is the broker up (`make status`) and the Kafka connection's bootstrap.servers right?"
+        ) from exc
+    return low, high, committed.offset if committed.offset >= 0 else -1
+
+
+def list_partition_ids(consumer, spec: TopicSpec) -> list[int]:
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = consumer.list_topics(spec.topic, timeout=KAFKA_TIMEOUT_S)
+    except KafkaException as exc:
+        raise KafkaReadError(
+            f"cannot read the metadata of topic {spec.topic!r}: {exc}. Is the broker up (`make status`)?"
+        ) from exc
+    topic = metadata.topics.get(spec.topic)
+    if topic is None or topic.error is not None or not topic.partitions:
+        reason = topic.error if topic is not None and topic.error is not None else "unknown topic"
+        raise TopicNotFound(
+            f"topic {spec.topic!r} is not on the broker ({reason}). Create it "
+            f"({spec.partitions} partitions; `make up` creates every registry topic) or fix "
+            "include/topics.yaml."
+        )
+    return sorted(topic.partitions)
+
+
+def plan_partitions(
+    spec: TopicSpec, connections: Connections, group_id: str | None = None
+) -> list[PartitionPlan]:
+    """The partitions of the topic and how far this run drains each of them."""
+    consumer = connections.consumer(group_id or spec.consumer_group)
+    try:
+        plans = []
+        for partition in list_partition_ids(consumer, spec):
+            low, high, committed = partition_state(consumer, spec.topic, partition)
+            plans.append(PartitionPlan(spec.topic, partition, high, low, committed))
+    finally:
+        consumer.close()
+    total = sum(plan.lag for plan in plans)
+    log.info(
+        "topic %r: %d partitions, %d messages to drain this run (%s)",
+        spec.topic,
+        len(plans),
+        total,
+        ", ".join(f"p{p.partition}: {p.start_offset}->{p.end_offset}" for p in plans),
+    )
+    return plans

@@ -34,21 +34,25 @@ c.command("drop table {table}")
     assert out.stdout.strip() == "6"
 
 
-def test_clickhouse_refuses_wrong_password_and_fences_default_user(stack):
+def test_clickhouse_refuses_wrong_password_and_fences_default_user(stack, ch_client):
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import DatabaseError
 
     with pytest.raises(DatabaseError, match="Authentication failed"):
         clickhouse_connect.get_client(
-            host=stack.host,
-            port=stack.port("CLICKHOUSE_HTTP"),
-            username=stack["CLICKHOUSE_USER"],
-            password="wrong",
+            host=stack.host, port=stack.port("CLICKHOUSE_HTTP"), username=stack["CLICKHOUSE_USER"], password="wrong"
         )
-    url = f"http://{stack.host}:{stack.port('CLICKHOUSE_HTTP')}/?query=select+count()+from+system.one"
-    with pytest.raises(urllib.error.HTTPError) as denied:  # passwordless `default`: no table access
-        urllib.request.urlopen(url, timeout=5)
-    assert b"Not enough privileges" in denied.value.read()
+    table = f"monitoring.fence_probe_{uuid.uuid4().hex[:8]}"
+    ch_client.command(f"create table {table} (n UInt8) engine = MergeTree order by n")
+    try:
+        # The passwordless built-in `default` user (kept for the engine's own session)
+        # must not reach any table.
+        url = f"http://{stack.host}:{stack.port('CLICKHOUSE_HTTP')}/?query=select+count()+from+{table}"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url, timeout=5)
+        assert b"Not enough privileges" in denied.value.read()
+    finally:
+        ch_client.command(f"drop table {table}")
 
 
 def test_psql_reaches_the_warehouse(stack):

@@ -22,7 +22,7 @@ def dagbag():
     dbt.ensure_manifest(cfg)  # the dbt DAG renders from the manifest
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    return DagBag(dag_folder=str(DAGS))  # examples are off through AIRFLOW__CORE__LOAD_EXAMPLES
 
 
 def test_no_import_errors(dagbag):

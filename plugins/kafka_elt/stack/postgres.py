@@ -182,6 +182,9 @@ def provision(cfg: StackConfig) -> None:
     warehouse = connect(cfg, cfg["WAREHOUSE_DB"])
     warehouse.autocommit = True
     statements = [
+        # `create schema if not exists` checks CREATE on the database even when the schema
+        # exists; dbt's incremental models need temporary tables.
+        "grant create, temporary on database {db} to {loader}, {dbt}",
         # raw: written by the loader only; dbt reads it.
         "create schema if not exists raw authorization {loader}",
         "grant usage on schema raw to {dbt}",
@@ -200,5 +203,7 @@ def provision(cfg: StackConfig) -> None:
     ]
     with warehouse.cursor() as cur:
         for statement in statements:
-            cur.execute(sql.SQL(statement).format(loader=loader, dbt=dbt))
+            cur.execute(
+                sql.SQL(statement).format(loader=loader, dbt=dbt, db=sql.Identifier(cfg["WAREHOUSE_DB"]))
+            )
     warehouse.close()

@@ -1,0 +1,63 @@
+{#-
+    One row per page-visit event. Identity: the Kafka coordinates (topic, partition,
+    offset), also as footprint_id. The old consumer's columns (link, request,
+    footprint_time in UTC) plus the visited path and the UTC visit date.
+
+    Incremental and idempotent: a replayed or re-read event has the same identity and
+    the same content, and is upserted onto itself.
+-#}
+{{
+    config(
+        unique_key=['kafka_topic', 'kafka_partition', 'kafka_offset'],
+        incremental_strategy=kafka_elt.upsert_strategy(),
+        indexes=kafka_elt.postgres_indexes([
+            {'columns': ['kafka_topic', 'kafka_partition', 'kafka_offset'], 'unique': True},
+            {'columns': ['footprint_id'], 'unique': True},
+            {'columns': ['footprint_time']},
+            {'columns': ['ingested_at']},
+        ]),
+        engine='ReplacingMergeTree(ingested_at)',
+        partition_by='toYYYYMM(visit_date)',
+        order_by=['visit_date', 'link_path', 'kafka_topic', 'kafka_partition', 'kafka_offset'],
+    )
+}}
+
+with
+
+web_footprints as (
+
+    select * from {{ ref('stg_kafka__web_footprints') }}
+    where
+        footprint_at is not null
+        and link is not null
+        and http_method is not null
+        {% if is_incremental() -%}
+        and {{ kafka_elt.incremental_watermark('ingested_at', 'ingested_at') }}
+        {%- endif %}
+
+),
+
+final as (
+
+    select
+        footprint_id,
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+
+        -- the old consumer's columns
+        {{ kafka_elt.assume_not_null('link') }} as link,
+        {{ kafka_elt.assume_not_null('http_method') }} as request,
+        {{ kafka_elt.assume_not_null('footprint_at') }} as footprint_time,
+
+        {{ kafka_elt.assume_not_null('link_path') }} as link_path,
+        {{ kafka_elt.assume_not_null(kafka_elt.utc_date('footprint_at')) }} as visit_date,
+
+        produced_at,
+        ingested_at
+
+    from web_footprints
+
+)
+
+select * from final

@@ -1,0 +1,59 @@
+-- The most visited paths of each UTC day (var top_links_per_day), ranked. Ties in the
+-- view count are broken by the path's bytes, so both engines keep the same links.
+{{
+    config(
+        engine='MergeTree()',
+        order_by=['visit_date', 'link_rank'],
+        indexes=kafka_elt.postgres_indexes([
+            {'columns': ['visit_date', 'link_rank'], 'unique': True},
+        ]),
+    )
+}}
+
+with
+
+user_footprint as (
+
+    select * from {{ ref('user_footprint') }}
+
+),
+
+daily as (
+
+    select
+        visit_date,
+        link_path,
+        count(*) as page_view_count
+
+    from user_footprint
+    group by 1, 2
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by visit_date
+            order by page_view_count desc, {{ kafka_elt.bytewise('link_path') }}
+        ) as link_rank
+
+    from daily
+
+),
+
+final as (
+
+    select
+        visit_date,
+        cast(link_rank as {{ dbt.type_int() }}) as link_rank,
+        link_path,
+        cast(page_view_count as {{ dbt.type_bigint() }}) as page_view_count
+
+    from ranked
+    where link_rank <= {{ var('top_links_per_day') | int }}
+
+)
+
+select * from final

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka_elt.ingest.validators import decode_value
+from kafka_elt.ingest.validators import poison_reason
 
 # confluent_kafka.TIMESTAMP_NOT_AVAILABLE, without importing confluent_kafka here.
 _TIMESTAMP_NOT_AVAILABLE = 0
@@ -55,8 +55,7 @@ class RawColumns:
 
     offsets: list[int] = field(default_factory=list)
     keys: list[bytes | None] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)  # the value, decoded (PostgreSQL text)
-    values: list[bytes] = field(default_factory=list)  # the same value, as received (ClickHouse)
+    values: list[bytes] = field(default_factory=list)  # as received: checked to be UTF-8 JSON
     timestamps_ms: list[int | None] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
 
@@ -102,7 +101,7 @@ class Batch:
         """Add one confluent_kafka Message (already checked for ``error()``)."""
         offset = message.offset()
         value = message.value()
-        text, reason = decode_value(value, validate)
+        reason = poison_reason(value, validate)
         ts_type, ts = message.timestamp()
         timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
         headers = message.headers()
@@ -114,7 +113,6 @@ class Batch:
             raw = self.raw
             raw.offsets.append(offset)
             raw.keys.append(message.key())
-            raw.texts.append(text)
             raw.values.append(value)
             raw.timestamps_ms.append(timestamp)
             raw.headers.append(headers_json)

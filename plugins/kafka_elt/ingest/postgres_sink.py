@@ -8,7 +8,7 @@ per connection against 105,000 for a COPY straight into the raw table. So each b
 first asks whether any of its offsets is already stored (one primary-key range probe);
 when none is, which is every first load, it COPYs straight into the raw table. An
 advisory lock per (table, partition) makes probe and COPY atomic against another loader
-of the same partition, and the primary key would still refuse a duplicate.
+of the same partition, and the primary key would refuse a duplicate regardless.
 
 The transaction is left open on purpose: the drain commits it only after ClickHouse
 also holds the batch, so a ClickHouse failure leaves PostgreSQL untouched.
@@ -17,45 +17,31 @@ also holds the batch, so a ClickHouse failure leaves PostgreSQL untouched.
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from psycopg import sql
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
-from psycopg.types.json import set_json_dumps
 
+from kafka_elt.ingest import pg_binary
 from kafka_elt.ingest.batch import Batch
 from kafka_elt.ingest.registry import TopicSpec
 
 log = logging.getLogger(__name__)
 
-# Session-scoped, emptied by every commit or rollback; created once per connection.
-_STAGE_RAW = "_kafka_elt_stage_raw"
-_STAGE_DEAD = "_kafka_elt_stage_dead"
-_CREATE_STAGES = f"""
-create temporary table if not exists {_STAGE_RAW} (
-    kafka_offset bigint, kafka_key bytea, kafka_value text, kafka_timestamp timestamptz, kafka_headers jsonb
-) on commit delete rows;
-create temporary table if not exists {_STAGE_DEAD} (
-    kafka_offset bigint, kafka_key bytea, kafka_value bytea, kafka_timestamp timestamptz, kafka_headers jsonb,
-    error_reason text
-) on commit delete rows;
-"""
-_RAW_COLUMNS = ("kafka_offset", "kafka_key", "kafka_value", "kafka_timestamp", "kafka_headers")
-_RAW_TYPES = ("int8", "bytea", "text", "timestamptz", "jsonb")
-_DEAD_COLUMNS = (*_RAW_COLUMNS, "error_reason")
-_DEAD_TYPES = ("int8", "bytea", "bytea", "timestamptz", "jsonb", "text")
-_META_COLUMNS = ("kafka_topic", "kafka_partition", "ingested_at", "dag_run_id")
-_META_TYPES = ("text", "int4", "timestamptz", "text")
+# Field order of the binary COPY stream (pg_binary.encode_rows): constants, then per message.
+_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "ingested_at",
+    "dag_run_id",
+    "kafka_offset",
+    "kafka_key",
+    "kafka_value",
+    "kafka_timestamp",
+    "kafka_headers",
+)
+_DEAD_COLUMNS = (*_COLUMNS, "error_reason")
 
-_INSERT_FROM_STAGE = """
-insert into {target} (kafka_topic, kafka_partition, ingested_at, dag_run_id, {columns})
-select %(topic)s, %(partition)s, %(ingested_at)s, %(dag_run_id)s, {columns}
-from {stage}
-on conflict (kafka_topic, kafka_partition, kafka_offset) do nothing
-"""
 _ANY_STORED = """
 select exists (
     select from {target}
@@ -65,28 +51,6 @@ select exists (
 # Serialises loaders of one (table, partition): the probe above and the COPY after it
 # must see the same table. Released by commit or rollback.
 _LOCK = "select pg_advisory_xact_lock(hashtext(%s), %s)"
-
-# COPY BINARY of Kafka's epoch milliseconds straight into timestamptz (microseconds
-# since 2000-01-01), instead of building a datetime per message.
-_PG_EPOCH_MS = 946_684_800_000
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_INT8 = struct.Struct(">q")
-
-
-class _EpochMillis(int):
-    """Marker type: never instantiated, it only keys the dumper registration."""
-
-
-class _EpochMillisDumper(Dumper):
-    format = Format.BINARY
-    oid = 1184  # timestamptz
-
-    def dump(self, obj: int | datetime) -> bytes:
-        # Registered by oid, it also serves the aware datetimes of the load time.
-        if isinstance(obj, datetime):
-            return _INT8.pack((obj - _PG_EPOCH) // _MICROSECOND)
-        return _INT8.pack((obj - _PG_EPOCH_MS) * 1000)
 
 
 @dataclass(frozen=True)
@@ -99,6 +63,10 @@ class SinkResult:
     dead_skipped: int
 
 
+def _identifiers(names) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
 class PostgresSink:
     """Writes batches of one topic into its raw and dead-letter tables."""
 
@@ -107,89 +75,76 @@ class PostgresSink:
     def __init__(self, conn, spec: TopicSpec) -> None:
         self.conn = conn
         self.spec = spec
-        self.raw_target = sql.Identifier(spec.raw_schema, spec.table)
-        self.dead_target = sql.Identifier(spec.raw_schema, spec.dead_letter_table)
+        raw = sql.Identifier(spec.raw_schema, spec.table)
+        dead = sql.Identifier(spec.raw_schema, spec.dead_letter_table)
+        # Session-scoped staging tables shaped like their targets, emptied by every
+        # commit or rollback; this connection serves this topic only.
+        stage_raw, stage_dead = (
+            sql.Identifier("_kafka_elt_stage_raw"),
+            sql.Identifier("_kafka_elt_stage_dead"),
+        )
         with conn.cursor() as cur:
-            cur.execute(_CREATE_STAGES)
+            for stage, target in ((stage_raw, raw), (stage_dead, dead)):
+                cur.execute(
+                    sql.SQL("create temporary table if not exists {} (like {}) on commit delete rows").format(
+                        stage, target
+                    )
+                )
         conn.commit()
-
-    def _cursor(self):
-        cur = self.conn.cursor()
-        # Scoped to this cursor: Kafka timestamps as epoch ms, headers as ready JSON text.
-        cur.adapters.register_dumper(_EpochMillis, _EpochMillisDumper)
-        set_json_dumps(lambda text: text, context=cur)
-        return cur
+        copy = "copy {} ({}) from stdin (format binary)"
+        self._copy_raw = sql.SQL(copy).format(raw, _identifiers(_COLUMNS))
+        self._copy_stage_raw = sql.SQL(copy).format(stage_raw, _identifiers(_COLUMNS))
+        self._copy_stage_dead = sql.SQL(copy).format(stage_dead, _identifiers(_DEAD_COLUMNS))
+        upsert = "insert into {target} ({columns}) select {columns} from {stage} on conflict do nothing"
+        self._insert_raw = sql.SQL(upsert).format(target=raw, stage=stage_raw, columns=_identifiers(_COLUMNS))
+        self._insert_dead = sql.SQL(upsert).format(
+            target=dead, stage=stage_dead, columns=_identifiers(_DEAD_COLUMNS)
+        )
+        self._any_stored = sql.SQL(_ANY_STORED).format(target=raw)
 
     @staticmethod
-    def _copy(cur, statement, types, rows) -> None:
+    def _copy(cur, statement, data: bytes) -> None:
         with cur.copy(statement) as copy:
-            copy.set_types(list(types))
-            for row in rows:
-                copy.write_row(row)
-
-    def _copy_sql(self, target, columns) -> sql.Composed:
-        return sql.SQL("copy {} ({}) from stdin (format binary)").format(
-            target, sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-
-    def _insert_from_stage(self, cur, target, stage: str, columns, params) -> int:
-        statement = sql.SQL(_INSERT_FROM_STAGE).format(
-            target=target,
-            stage=sql.Identifier(stage),
-            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        )
-        cur.execute(statement, params)
-        return cur.rowcount
+            copy.write(data)
 
     def stage(self, batch: Batch, ingested_at: datetime, dag_run_id: str) -> SinkResult:
         """Write the batch inside the open transaction; the caller commits or rolls back."""
-        params = {
-            "topic": batch.topic,
-            "partition": batch.partition,
-            "ingested_at": ingested_at,
-            "dag_run_id": dag_run_id,
-        }
+        constants = (
+            pg_binary.text(batch.topic),
+            pg_binary.int4(batch.partition),
+            pg_binary.timestamptz(ingested_at),
+            pg_binary.text(dag_run_id),
+        )
         raw, dead = batch.raw, batch.dead
         raw_inserted = dead_inserted = 0
-        with self._cursor() as cur:
+        with self.conn.cursor() as cur:
             cur.execute(_LOCK, (self.spec.qualified_table, batch.partition))
             if len(raw):
-                cur.execute(
-                    sql.SQL(_ANY_STORED).format(target=self.raw_target),
-                    (batch.topic, batch.partition, raw.offsets[0], raw.offsets[-1]),
+                data = pg_binary.encode_rows(
+                    constants, raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers
                 )
-                rows = zip(raw.offsets, raw.keys, raw.texts, raw.timestamps_ms, raw.headers, strict=True)
+                cur.execute(self._any_stored, (batch.topic, batch.partition, raw.offsets[0], raw.offsets[-1]))
                 if cur.fetchone()[0]:
-                    self._copy(
-                        cur, self._copy_sql(sql.Identifier(_STAGE_RAW), _RAW_COLUMNS), _RAW_TYPES, rows
-                    )
-                    raw_inserted = self._insert_from_stage(
-                        cur, self.raw_target, _STAGE_RAW, _RAW_COLUMNS, params
-                    )
+                    self._copy(cur, self._copy_stage_raw, data)
+                    cur.execute(self._insert_raw)
+                    raw_inserted = cur.rowcount
                 else:
-                    meta = (batch.topic, batch.partition, ingested_at, dag_run_id)
-                    self._copy(
-                        cur,
-                        self._copy_sql(self.raw_target, _META_COLUMNS + _RAW_COLUMNS),
-                        _META_TYPES + _RAW_TYPES,
-                        (meta + row for row in rows),
-                    )
+                    self._copy(cur, self._copy_raw, data)
                     raw_inserted = len(raw)
             if len(dead):
                 # Few rows: always the idempotent path.
-                rows = zip(
+                data = pg_binary.encode_rows(
+                    constants,
                     dead.offsets,
                     dead.keys,
                     dead.values,
                     dead.timestamps_ms,
                     dead.headers,
                     dead.reasons,
-                    strict=True,
                 )
-                self._copy(cur, self._copy_sql(sql.Identifier(_STAGE_DEAD), _DEAD_COLUMNS), _DEAD_TYPES, rows)
-                dead_inserted = self._insert_from_stage(
-                    cur, self.dead_target, _STAGE_DEAD, _DEAD_COLUMNS, params
-                )
+                self._copy(cur, self._copy_stage_dead, data)
+                cur.execute(self._insert_dead)
+                dead_inserted = cur.rowcount
         return SinkResult(raw_inserted, len(raw) - raw_inserted, dead_inserted, len(dead) - dead_inserted)
 
     def commit(self) -> None:

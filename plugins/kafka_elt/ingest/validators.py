@@ -144,19 +144,16 @@ KINDS: dict[str, Callable[[str], str | None]] = {
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def decode_value(value: bytes | None, validate: Callable[[str], str | None]) -> tuple[str | None, str | None]:
-    """Return (text, None) for a valid message, or (None, reason) for a poison one."""
+def poison_reason(value: bytes | None, validate: Callable[[str], str | None]) -> str | None:
+    """None when the message value can be loaded, else why it goes to the dead letters."""
     if value is None:
-        return None, "null value (tombstone): nothing to load"
+        return "null value (tombstone): nothing to load"
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8: {exc}"
+        return f"not UTF-8: {exc}"
     if "\x00" in text:
-        return None, "contains a NUL character, which PostgreSQL text cannot store"
+        return "contains a NUL character, which PostgreSQL text cannot store"
     if "\\u0000" in text and _ESCAPED_NUL.search(text):
-        return None, "contains the JSON escape \\u0000, which PostgreSQL jsonb cannot store"
-    reason = validate(text)
-    if reason is not None:
-        return None, reason
-    return text, None
+        return "contains the JSON escape \\u0000, which PostgreSQL jsonb cannot store"
+    return validate(text)

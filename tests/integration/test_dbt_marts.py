@@ -181,7 +181,7 @@ def generate_footprints(rng: random.Random, offsets: OffsetCounter, now: datetim
     zones = [timezone(timedelta(hours=h, minutes=m)) for h, m in ((9, 0), (0, 0), (-5, 0), (5, 30), (-9, -30))]
     result = []
     for _ in range(count):
-        visited = now - timedelta(seconds=rng.uniform(0, 36 * 3600))
+        visited = now - timedelta(milliseconds=rng.randrange(36 * 3600 * 1000))
         path = rng.choices(paths, weights)[0]
         query = rng.choice(["", "", "?ref=home", "?q=" + "".join(rng.choices(string.ascii_lowercase, k=5)), "#top"])
         local = visited.astimezone(rng.choice(zones))

@@ -53,6 +53,22 @@
 {%- endmacro %}
 
 
+{#- A Kafka record timestamp: milliseconds since the epoch by definition. ClickHouse's raw
+    column is DateTime64(3) already; PostgreSQL's timestamptz could hold microseconds a
+    loader put there, which would make the engines disagree. -#}
+{% macro kafka_timestamp(ts_expr) -%}
+    {{ return(adapter.dispatch('kafka_timestamp', 'kafka_elt')(ts_expr)) }}
+{%- endmacro %}
+
+{% macro postgres__kafka_timestamp(ts_expr) -%}
+    date_trunc('milliseconds', {{ ts_expr }})
+{%- endmacro %}
+
+{% macro clickhouse__kafka_timestamp(ts_expr) -%}
+    {{ ts_expr }}
+{%- endmacro %}
+
+
 {#- Unix epoch seconds to a UTC timestamp. -#}
 {% macro epoch_seconds_to_utc(seconds_expr) -%}
     {{ return(adapter.dispatch('epoch_seconds_to_utc', 'kafka_elt')(seconds_expr)) }}

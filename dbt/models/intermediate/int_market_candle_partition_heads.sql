@@ -137,7 +137,7 @@ final as (
         candle_acc_trade_volume,
         candle_acc_trade_price,
         stream_type,
-        candle_started_at,
+        {{ kafka_elt.assume_not_null('candle_started_at') }} as candle_started_at,
         -- the head message's own Kafka timestamp, and the newest one in the partition
         produced_at,
         {{ kafka_elt.assume_not_null('partition_latest_produced_at') }} as latest_produced_at,

@@ -50,8 +50,9 @@ latest_per_code as (
 windows as (
 
     select
-        candles.code,
-        latest_per_code.latest_candle_timestamp,
+        -- explicit names: ClickHouse would name these columns "candles.code" etc.
+        candles.code as code,
+        latest_per_code.latest_candle_timestamp as latest_candle_timestamp,
         max(
             case
                 when candles.candle_timestamp <= latest_per_code.latest_candle_timestamp - {{ day_seconds }}
@@ -81,14 +82,14 @@ windows as (
 joined as (
 
     select
-        windows.code,
+        windows.code as code,
         latest_candle.candle_started_at as latest_candle_started_at,
         latest_candle.trade_price as latest_trade_price,
-        latest_candle.updated_at,
+        latest_candle.updated_at as updated_at,
         reference_candle.candle_started_at as reference_candle_started_at,
         reference_candle.trade_price as reference_trade_price,
-        windows.trade_volume_24h,
-        windows.trade_value_24h
+        windows.trade_volume_24h as trade_volume_24h,
+        windows.trade_value_24h as trade_value_24h
 
     from windows
     inner join candles as latest_candle

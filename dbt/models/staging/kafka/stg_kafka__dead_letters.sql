@@ -16,7 +16,7 @@ final as (
         kafka_partition,
         kafka_offset,
         error_reason,
-        kafka_timestamp as produced_at,
+        {{ kafka_elt.kafka_timestamp('kafka_timestamp') }} as produced_at,
         ingested_at,
         dag_run_id
 

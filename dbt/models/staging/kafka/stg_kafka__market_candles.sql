@@ -39,7 +39,7 @@ renamed as (
 
         -- message metadata
         is_connect_envelope,
-        kafka_timestamp as produced_at,
+        {{ kafka_elt.kafka_timestamp('kafka_timestamp') }} as produced_at,
         ingested_at,
         dag_run_id
 

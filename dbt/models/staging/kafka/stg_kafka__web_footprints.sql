@@ -30,7 +30,7 @@ renamed as (
         {{ kafka_elt.json_string('payload', 'footprint_time') }} as footprint_time_text,
 
         -- message metadata
-        kafka_timestamp as produced_at,
+        {{ kafka_elt.kafka_timestamp('kafka_timestamp') }} as produced_at,
         ingested_at,
         dag_run_id
 

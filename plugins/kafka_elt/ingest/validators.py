@@ -110,7 +110,14 @@ def validate_candle(text: str) -> str | None:
         try:
             _CANDLE.decode(probe.payload)
         except msgspec.ValidationError as exc:
-            return "candle (Connect envelope): " + str(exc).replace("`$", "`$.payload")
+            # Paths in the error are relative to the payload; make them absolute.
+            problem = str(exc)
+            problem = (
+                problem.replace("`$", "`$.payload")
+                if " - at `$" in problem
+                else f"{problem} - at `$.payload`"
+            )
+            return f"candle (Connect envelope): {problem}"
         return None
     try:
         _CANDLE.decode(text)

@@ -1,0 +1,273 @@
+"""Ingestion benchmark: 1,000,000 candle messages into both raw tables.
+
+    make bench                      # or: .venv/bin/python bench/ingest_bench.py --help
+
+1. Produces the messages (Connect envelopes and bare payloads, the shape of the
+   market_candle topic) into a fresh topic with several partitions.
+2. Drains them with ``kafka_elt.ingest.drain.drain_partition`` -- the function the
+   ingestion DAG's mapped tasks call -- one process per partition, in parallel, as the
+   DAG's mapped tasks run under the LocalExecutor. Prints messages per second and each
+   drain process's peak RSS, and checks the row counts in both databases.
+3. Measures the design this replaces on a smaller sample: per message one json.loads,
+   one INSERT (and commit) into each database and one synchronous offset commit.
+   Prints its rate and the ratio.
+
+Service addresses and credentials come from the local stack's settings (StackConfig:
+.env.example, .env, the shell, generated secrets), exported as the AIRFLOW_CONN_*
+variables the DAG uses. The benchmark uses its own topic and tables (raw.bench_*) and
+removes them afterwards unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from kafka_elt.stack.config import StackConfig
+
+
+def _export_stack_env() -> StackConfig:
+    cfg = StackConfig.load()
+    os.environ.update(cfg.environment())
+    return cfg
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _drain_worker(spec_fields: dict, partition: int, end_offset: int, group_id: str, run_id: str) -> dict:
+    """One drain process, like one mapped task instance of the DAG."""
+    import logging
+
+    # What a task process has imported before its task code runs: Airflow and the
+    # providers' hooks. Importing them inside the timed drain would measure imports.
+    import airflow.providers.apache.kafka.hooks.consume
+    import airflow.providers.clickhousedb.hooks.clickhouse
+    import airflow.providers.postgres.hooks.postgres  # noqa: F401
+
+    from kafka_elt.ingest.drain import drain_partition
+    from kafka_elt.ingest.registry import TopicSpec
+
+    logging.basicConfig(level=logging.INFO, format="  [drain] %(message)s")
+    spec = TopicSpec(**spec_fields)
+    started = time.time()
+    result = drain_partition(spec, partition, dag_run_id=run_id, end_offset=end_offset, group_id=group_id)
+    return {
+        "result": result.to_dict(),
+        "started": started,
+        "finished": time.time(),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _produce(bootstrap: str, topic: str, count: int, partitions: int) -> float:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from kafka_elt.producers.kafka import DeliveryTracker, make_producer, produce_all
+    from kafka_elt.producers.sample import candle_messages
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(30)
+    tracker = DeliveryTracker()
+    producer = make_producer(bootstrap, tracker)
+    started = time.monotonic()
+    # Keys spread over many values so that every partition gets a fair share.
+    messages = ((f"{i % 997}".encode(), value) for i, (_, value) in enumerate(candle_messages(count, seed=7)))
+    produce_all(producer, tracker, topic, messages, label="bench produce", progress_every_s=5.0)
+    return time.monotonic() - started
+
+
+def _count(connections, spec) -> tuple[int, int]:
+    pg = connections.postgres()
+    with pg.cursor() as cur:
+        cur.execute(f"select count(*) from {spec.qualified_table}")
+        pg_rows = cur.fetchone()[0]
+    pg.close()
+    ch = connections.clickhouse()
+    ch_rows = ch.command(f"select count() from {spec.qualified_table}")
+    ch.close()
+    return pg_rows, int(ch_rows)
+
+
+def _drop(connections, spec) -> None:
+    pg = connections.postgres()
+    with pg.cursor() as cur:
+        cur.execute(f"drop table if exists {spec.qualified_table}")
+    pg.commit()
+    pg.close()
+    ch = connections.clickhouse()
+    ch.command(f"drop table if exists {spec.qualified_table}")
+    ch.close()
+
+
+def per_message_baseline(spec, connections, group_id: str, limit: int) -> dict:
+    """The replaced design: per message json.loads, two INSERTs, one offset commit."""
+    from confluent_kafka import TopicPartition
+
+    consumer = connections.consumer(group_id)
+    consumer.assign([TopicPartition(spec.topic, 0, 0)])
+    pg = connections.postgres()
+    pg.autocommit = True
+    ch = connections.clickhouse()
+    insert_pg = (
+        f"insert into {spec.qualified_table} (kafka_topic, kafka_partition, kafka_offset, kafka_key, kafka_value, "
+        "kafka_timestamp, kafka_headers, ingested_at, dag_run_id) values "
+        "(%s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), '[]', now(), 'baseline') on conflict do nothing"
+    )
+    columns = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_key", "kafka_value", "kafka_timestamp",
+               "kafka_headers", "ingested_at", "dag_run_id"]  # fmt: skip
+    done = 0
+    started = time.monotonic()
+    with pg.cursor() as cur:
+        while done < limit:
+            message = consumer.poll(5.0)
+            if message is None:
+                break
+            if message.error():
+                continue
+            value = message.value()
+            json.loads(value)
+            ts = message.timestamp()[1]
+            cur.execute(
+                insert_pg,
+                (spec.topic, message.partition(), message.offset(), message.key(), value.decode(), ts),
+            )
+            now_us = int(time.time() * 1e6)
+            ch.insert(
+                spec.qualified_table,
+                [
+                    [
+                        spec.topic,
+                        message.partition(),
+                        message.offset(),
+                        message.key(),
+                        value,
+                        ts,
+                        "[]",
+                        now_us,
+                        "baseline",
+                    ]
+                ],
+                column_names=columns,
+            )
+            consumer.commit(message=message, asynchronous=False)
+            done += 1
+    elapsed = time.monotonic() - started
+    consumer.close()
+    pg.close()
+    ch.close()
+    return {"messages": done, "seconds": elapsed, "rate": done / elapsed if elapsed else 0.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument(
+        "--partitions", type=int, default=3, help="topic partitions = parallel drain processes"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: the registry's market_candle value"
+    )
+    parser.add_argument("--baseline-messages", type=int, default=3_000)
+    parser.add_argument("--keep", action="store_true", help="keep the bench topic and tables")
+    args = parser.parse_args(argv)
+
+    cfg = _export_stack_env()
+    from confluent_kafka.admin import AdminClient
+
+    from kafka_elt.ingest.connections import Connections
+    from kafka_elt.ingest.ddl import apply_ddl
+    from kafka_elt.ingest.registry import get_topic
+
+    tag = f"{int(time.time())}_{uuid.uuid4().hex[:6]}"
+    topic = f"bench_market_candle_{tag}"
+    base = get_topic("market_candle")
+    spec = base.with_overrides(
+        topic=topic,
+        table="bench_market_candle",
+        batch_size=args.batch_size or base.batch_size,
+        max_seconds=3600,
+    )
+    baseline_spec = spec.with_overrides(table="bench_market_candle_baseline")
+    connections = Connections()
+    bootstrap = cfg.kafka_bootstrap
+    print(f"bench: Kafka {bootstrap}, PostgreSQL {cfg.host}:{cfg.port('POSTGRES')}, "
+          f"ClickHouse {cfg.host}:{cfg.port('CLICKHOUSE_HTTP')}; topic {topic} ({args.partitions} partitions)")  # fmt: skip
+
+    for s in (spec, baseline_spec):
+        _drop(connections, s)
+        apply_ddl(s, connections)
+    produce_s = _produce(bootstrap, topic, args.messages, args.partitions)
+
+    from kafka_elt.ingest.consumer import plan_partitions
+
+    group = f"bench-{tag}"
+    plans = plan_partitions(spec, connections, group_id=group)
+    print(
+        f"bench: draining {sum(p.lag for p in plans):,} messages with {len(plans)} processes (batch {spec.batch_size:,})"
+    )
+    spec_fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
+    wall_start = time.time()
+    with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_drain_worker, spec_fields, p.partition, p.end_offset, group, f"bench__{tag}")
+            for p in plans
+        ]
+        outcomes = [f.result() for f in futures]
+    wall_end = time.time()
+
+    results = [o["result"] for o in outcomes]
+    read = sum(r["read"] for r in results)
+    loaded = sum(r["loaded"] for r in results)
+    dead = sum(r["dead_lettered"] for r in results)
+    drain_s = max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes)
+    pg_rows, ch_rows = _count(connections, spec)
+
+    print("\nper partition:")
+    for o in sorted(outcomes, key=lambda o: o["result"]["partition"]):
+        r = o["result"]
+        t = r["timings"]
+        print(f"  p{r['partition']}: {r['read']:,} msgs in {r['seconds']:.1f}s = {r['rate']:,.0f} msg/s, "
+              f"peak RSS {o['peak_rss_mib']:.0f} MiB; time in kafka {t['kafka']:.1f}s, decode {t['decode']:.1f}s, "
+              f"postgres {t['postgres']:.1f}s, clickhouse {t['clickhouse']:.1f}s, commit {t['commit']:.1f}s")  # fmt: skip
+
+    baseline = per_message_baseline(
+        baseline_spec, connections, f"bench-baseline-{tag}", args.baseline_messages
+    )
+    rate = read / drain_s
+    print("\n=== ingestion benchmark ===")
+    print(f"produced               {args.messages:,} candle messages in {produce_s:.1f}s")
+    print(f"drained                {read:,} messages ({loaded:,} loaded, {dead:,} dead-lettered) "
+          f"with {len(plans)} parallel drain processes")  # fmt: skip
+    print(f"rows                   PostgreSQL {pg_rows:,}, ClickHouse {ch_rows:,} "
+          f"({'OK' if pg_rows == ch_rows == loaded else 'MISMATCH'})")  # fmt: skip
+    print(f"drain throughput       {rate:,.0f} messages/s into both databases ({drain_s:.1f}s)")
+    print(
+        f"  incl. process start  {read / (wall_end - wall_start):,.0f} messages/s ({wall_end - wall_start:.1f}s)"
+    )
+    print(
+        f"peak RSS per drain     {max(o['peak_rss_mib'] for o in outcomes):.0f} MiB (max of {len(outcomes)} processes)"
+    )
+    print(f"per-message baseline   {baseline['rate']:,.0f} messages/s ({baseline['messages']:,} messages in "
+          f"{baseline['seconds']:.1f}s: json.loads + INSERT into each database + sync offset commit per message)")  # fmt: skip
+    print(f"ratio                  {rate / baseline['rate']:,.1f}x" if baseline["rate"] else "ratio n/a")
+
+    if not args.keep:
+        for s in (spec, baseline_spec):
+            _drop(connections, s)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.delete_topics([topic])[topic].result(30)
+    ok = pg_rows == ch_rows == loaded and read == args.messages
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Ingestion DAGs: one per topic of the registry (include/topics.yaml), ``ingest_<table>``.
+
+Each drains its Kafka topic into the raw staging tables of PostgreSQL and ClickHouse,
+exactly once in effect, and emits the raw-table Assets that schedule dbt. The work
+lives in ``kafka_elt.ingest``; this file only wires tasks together.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from kafka_elt.assets import raw_table_assets
+from kafka_elt.ingest.registry import TopicSpec, load_registry
+
+DOC = """
+### {dag_id}: Kafka topic `{topic}` -> `{table}` in PostgreSQL and ClickHouse
+
+{description}
+
+**Why the DAG id is not the file name**: every ingestion DAG comes from one file,
+`dags/kafka_ingest.py`, which generates one DAG per topic of the registry
+(`include/topics.yaml`), so that a new topic is a few lines of YAML, not a new DAG file.
+The DAG id is `ingest_<raw table>`.
+
+**Tasks**
+1. `apply_ddl`: creates what is missing of the raw layer in both databases
+   (`include/sql/*/raw_*.sql`; idempotent).
+2. `list_partitions`: the topic's partitions and, for each, the high watermark *now*:
+   the run drains what the topic held when it started, never chasing new messages.
+3. `drain` (mapped, one task per partition, in parallel): reads from the committed offset
+   of consumer group `{group}` up to that watermark, at most **{max_messages:,} messages
+   or {max_seconds} s** per partition (checked between batches of {batch_size:,}).
+   Per batch: PostgreSQL (COPY, raw rows and dead letters in one transaction), then
+   ClickHouse (columnar insert, skipping stored offsets), then the PostgreSQL commit,
+   then a synchronous Kafka offset commit. `enable.auto.commit` is forced off
+   (apache/airflow#34213). Poison messages (not UTF-8, not JSON, missing or mistyped
+   fields, unparsable times) go to `{dead_letter}` with the reason; they never fail
+   the run.
+4. `summarize`: totals per partition (read, loaded, dead-lettered, skipped as
+   duplicates, lag) in the log and as the return value.
+5. `publish_assets`: emits `postgres.{schema}.{table}` and `clickhouse.{schema}.{table}`
+   when the run loaded new rows (skipped otherwise), which schedules `dbt_marts`.
+
+**Re-running is safe**: raw tables are keyed by (topic, partition, offset); a re-read
+batch (a retry, a cleared task, a reset consumer group) is skipped in both databases.
+A failed `drain` says which topic, partition, offsets and table failed; fix the cause
+and clear the task: it resumes from the last committed batch.
+"""
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+
+
+def build_ingest_dag(spec: TopicSpec):
+    """The ingestion DAG of one registry topic."""
+    outlets = raw_table_assets(spec)
+
+    @dag(
+        dag_id=spec.dag_id,
+        schedule=spec.schedule,
+        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+        catchup=False,
+        # One run at a time: two runs would drain the same offsets twice over.
+        max_active_runs=1,
+        tags=["ingestion", "kafka", "postgres", "clickhouse", f"topic:{spec.topic}"],
+        default_args=DEFAULT_ARGS,
+        doc_md=DOC.format(
+            dag_id=spec.dag_id,
+            topic=spec.topic,
+            table=spec.table,
+            schema=spec.raw_schema,
+            description=spec.description,
+            group=spec.consumer_group or "the `kafka_default` connection's group.id",
+            max_messages=spec.max_messages,
+            max_seconds=spec.max_seconds,
+            batch_size=spec.batch_size,
+            dead_letter=spec.qualified_dead_letter_table,
+        ),
+    )
+    def ingest():
+        @task
+        def apply_ddl() -> None:
+            from kafka_elt.ingest.connections import Connections
+            from kafka_elt.ingest.ddl import apply_ddl as apply
+
+            apply(spec, Connections())
+
+        @task
+        def list_partitions() -> list[dict]:
+            from kafka_elt.ingest.connections import Connections
+            from kafka_elt.ingest.consumer import plan_partitions
+
+            return [plan.to_dict() for plan in plan_partitions(spec, Connections())]
+
+        @task(
+            map_index_template="partition {{ partition }}",
+            # The budget is checked between batches; leave room for the last one.
+            execution_timeout=timedelta(seconds=spec.max_seconds + 600),
+        )
+        def drain(plan: dict) -> dict:
+            from kafka_elt.ingest.connections import Connections
+            from kafka_elt.ingest.drain import drain_partition
+
+            context = get_current_context()
+            context["partition"] = plan["partition"]  # type: ignore[typeddict-unknown-key]
+            result = drain_partition(
+                spec,
+                plan["partition"],
+                dag_run_id=context["run_id"],
+                end_offset=plan["end_offset"],
+                connections=Connections(),
+            )
+            return result.to_dict()
+
+        @task
+        def summarize(results: list[dict]) -> dict:
+            import logging
+
+            from kafka_elt.ingest.summary import format_summary, summarize
+
+            # Indexing, not iterating: iteration probes one XCom past the end and logs an error.
+            summary = summarize(spec.topic, [results[i] for i in range(len(results))])
+            logging.getLogger(__name__).info("run summary\n%s", format_summary(summary))
+            return summary
+
+        @task(outlets=outlets)
+        def publish_assets(summary: dict) -> None:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            if not (summary["postgres_raw_inserted"] or summary["clickhouse_raw_inserted"]):
+                # No new rows: skipping emits no Asset event, so dbt does not rebuild for nothing.
+                raise AirflowSkipException(f"no new rows in {spec.qualified_table}; no Asset event")
+            outlet_events = get_current_context()["outlet_events"]
+            for asset in outlets:
+                outlet_events[asset].extra = {
+                    "topic": spec.topic,
+                    "loaded": summary["loaded"],
+                    "dead_lettered": summary["dead_lettered"],
+                    "lag": summary["lag"],
+                }
+
+        plans = list_partitions()
+        apply_ddl() >> plans
+        publish_assets(summarize(drain.expand(plan=plans)))
+
+    return ingest()
+
+
+for _spec in load_registry():
+    globals()[_spec.dag_id] = build_ingest_dag(_spec)

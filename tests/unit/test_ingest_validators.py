@@ -1,0 +1,184 @@
+"""Message validation: what loads into the raw tables and what is dead-lettered, and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from kafka_elt.ingest.validators import (
+    KINDS,
+    parse_footprint_time,
+    poison_reason,
+    validate_candle,
+    validate_footprint,
+)
+
+# The exact examples of the issue.
+ENVELOPE = (
+    '{"schema": {"type": "struct", "name": "market_candle", "optional": false, "fields": ['
+    '{"field": "type", "type": "string"}, {"field": "code", "type": "string"}, '
+    '{"field": "opening_price", "type": "double"}, {"field": "timestamp", "type": "int64"}, '
+    '{"field": "stream_type", "type": "string"}]}, "payload": {"type": "candle", "code": "BTC-USD", '
+    '"opening_price": 45000.0, "high_price": 46000.0, "low_price": 44000.0, "trade_price": 45500.0, '
+    '"candle_acc_trade_volume": 1234.5, "candle_acc_trade_price": 56000000.0, "timestamp": 1617090000, '
+    '"stream_type": "realtime"}}'
+)
+PAYLOAD = json.loads(ENVELOPE)["payload"]
+FOOTPRINT = (
+    '{"link": "/posts/42?ref=home", "method": "GET", "footprint_time": "2025-05-19T13:45:30.123+09:00"}'
+)
+
+
+def candle(**changes) -> dict:
+    payload = dict(PAYLOAD)
+    for key, value in changes.items():
+        if value is ...:
+            payload.pop(key)
+        else:
+            payload[key] = value
+    return payload
+
+
+def as_envelope(payload) -> str:
+    return json.dumps({"schema": {"type": "struct"}, "payload": payload})
+
+
+def test_issue_examples_are_valid():
+    assert validate_candle(ENVELOPE) is None
+    assert validate_candle(json.dumps(PAYLOAD)) is None  # schemaless: the payload alone
+    assert validate_footprint(FOOTPRINT) is None
+
+
+def test_candle_optional_fields_may_be_missing_or_null_and_ints_count_as_doubles():
+    assert validate_candle(json.dumps({"code": "ETH-USD", "timestamp": 1617090060})) is None
+    assert validate_candle(as_envelope(candle(high_price=None, stream_type=None))) is None
+    assert validate_candle(as_envelope(candle(opening_price=45000))) is None
+    assert validate_candle(as_envelope(candle(extra_field={"nested": [1, 2]}))) is None
+    assert validate_candle(json.dumps({"schema": None, "payload": PAYLOAD})) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (as_envelope(candle(code=...)), "missing required field `code` - at `$.payload`"),
+        (as_envelope(candle(timestamp=...)), "missing required field `timestamp` - at `$.payload`"),
+        (json.dumps(candle(code=...)), "candle (bare payload): Object missing required field `code`"),
+        (as_envelope(candle(timestamp="1617090000")), "Expected `int`, got `str` - at `$.payload.timestamp`"),
+        (
+            as_envelope(candle(timestamp=1617090000.5)),
+            "Expected `int`, got `float` - at `$.payload.timestamp`",
+        ),
+        (as_envelope(candle(timestamp=True)), "Expected `int`, got `bool`"),
+        (as_envelope(candle(timestamp=1617090000000)), "<= 10413791999 - at `$.payload.timestamp`"),
+        (as_envelope(candle(timestamp=-1)), ">= 0"),
+        (
+            as_envelope(candle(trade_price="45500")),
+            "Expected `float | null`, got `str` - at `$.payload.trade_price`",
+        ),
+        (as_envelope(candle(code="")), "length >= 1 - at `$.payload.code`"),
+        (as_envelope(candle(code=42)), "Expected `str`, got `int` - at `$.payload.code`"),
+        (as_envelope(None), "Expected `object`, got `null` - at `$.payload`"),
+        (as_envelope([PAYLOAD]), "Expected `object`, got `array` - at `$.payload`"),
+        ('{"payload": {"code": "BTC-USD", "timestamp": 1}}', "bare payload"),  # no schema: not an envelope
+        (ENVELOPE.replace("45500.0", "NaN"), "not valid JSON"),
+        (ENVELOPE[:-5], "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('"just a string"', "not a JSON object"),
+        ("", "not valid JSON"),
+    ],
+)
+def test_candle_poison_reasons(text, reason):
+    problem = validate_candle(text)
+    assert problem is not None, text
+    assert reason in problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-05-19T13:45:30.123+09:00",
+        "2025-05-19T13:45:30+09:00",  # no fraction: what crashed the old consumer
+        "2025-05-19T13:45:30Z",
+        "2025-05-19T04:45:30.123456Z",
+        "2025-05-19T04:45:30.123456789Z",  # nanoseconds: truncated to microseconds
+        "2025-05-19T13:45:30.1-03:30",
+        "2025-05-19T13:45:30.12+05:45",
+    ],
+)
+def test_footprint_times_accepted(text):
+    parsed = parse_footprint_time(text)
+    assert parsed.tzinfo is not None
+    assert validate_footprint(json.dumps({"link": "/", "method": "GET", "footprint_time": text})) is None
+
+
+def test_footprint_time_values():
+    assert parse_footprint_time("2025-05-19T13:45:30.123+09:00") == datetime(
+        2025, 5, 19, 4, 45, 30, 123000, UTC
+    )
+    assert parse_footprint_time("2025-05-19T13:45:30Z") == datetime(2025, 5, 19, 13, 45, 30, tzinfo=UTC)
+    assert parse_footprint_time("2025-05-19T04:45:30.123456789Z").microsecond == 123456
+    minus = parse_footprint_time("2025-05-19T13:45:30-03:30")
+    assert minus.utcoffset() == timedelta(hours=-3, minutes=-30)
+    assert minus == datetime(2025, 5, 19, 13, 45, 30, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2025-05-19T13:45:30", "not ISO 8601 with an offset"),  # no offset: ambiguous
+        ("2025-05-19 13:45:30Z", "not ISO 8601 with an offset"),
+        ("2025-05-19T13:45:30+0900", "not ISO 8601 with an offset"),
+        ("2025-05-19", "not ISO 8601 with an offset"),
+        ("2025-05-19T13:45:30.1234567890Z", "not ISO 8601 with an offset"),  # >9 digits
+        ("2025-13-19T13:45:30Z", "not a valid date and time"),
+        ("2025-02-30T13:45:30Z", "not a valid date and time"),
+        ("2025-05-19T24:00:00Z", "not a valid date and time"),
+        ("2025-05-19T13:45:30+24:00", "not ISO 8601 with an offset"),
+        ("yesterday", "not ISO 8601 with an offset"),
+    ],
+)
+def test_footprint_times_rejected(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_footprint_time(text)
+    problem = validate_footprint(json.dumps({"link": "/", "method": "GET", "footprint_time": text}))
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"method": "GET", "footprint_time": "2025-05-19T13:45:30Z"}, "missing required field `link`"),
+        ({"link": "/", "footprint_time": "2025-05-19T13:45:30Z"}, "missing required field `method`"),
+        ({"link": "/", "method": "GET"}, "missing required field `footprint_time`"),
+        ({"link": "/", "method": "GET", "footprint_time": 1747662330}, "Expected `str`, got `int`"),
+        (
+            {"link": "", "method": "GET", "footprint_time": "2025-05-19T13:45:30Z"},
+            "length >= 1 - at `$.link`",
+        ),
+        ({"link": "/", "method": "G E T", "footprint_time": "2025-05-19T13:45:30Z"}, "at `$.method`"),
+        (
+            {"link": ["/"], "method": "GET", "footprint_time": "2025-05-19T13:45:30Z"},
+            "Expected `str`, got `array`",
+        ),
+    ],
+)
+def test_footprint_poison_reasons(event, reason):
+    problem = validate_footprint(json.dumps(event))
+    assert problem is not None and reason in problem
+
+
+def test_poison_reason_checks_bytes_before_the_kind():
+    validate = KINDS["market_candle"]
+    assert poison_reason(ENVELOPE.encode(), validate) is None
+    assert "tombstone" in poison_reason(None, validate)
+    assert poison_reason(b"\xff" + ENVELOPE.encode()[1:], validate).startswith("not UTF-8")
+    assert "Latin-1" not in (reason := poison_reason('{"code": "caf\xe9"}'.encode("latin-1"), validate))
+    assert reason.startswith("not UTF-8")
+    assert "NUL" in poison_reason(b'{"code": "a\x00b", "timestamp": 1}', validate)
+    assert "\\u0000" in poison_reason(b'{"code": "a\\u0000b", "timestamp": 1}', validate)
+    # An escaped backslash followed by "u0000" is plain text, not a NUL escape.
+    assert poison_reason(b'{"code": "a\\\\u0000b", "timestamp": 1}', validate) is None
+    assert poison_reason('{"code": "\u20bf-USD", "timestamp": 1}'.encode(), validate) is None
+    assert poison_reason(b"\xef\xbb\xbf" + ENVELOPE.encode(), validate).startswith("not valid JSON")  # BOM

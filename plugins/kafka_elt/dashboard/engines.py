@@ -1,0 +1,90 @@
+"""Run one query on one engine and time it, the way a dashboard would see it.
+
+The timed span is what a dashboard waits for: send the SQL over an open connection and
+receive every row as Python values. Connecting is not timed (a dashboard keeps a pool);
+normalising the rows for the comparison is not timed either.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from kafka_elt.dashboard.compare import QueryResult
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(self, sql: str, params: dict[str, Any]) -> tuple[float, QueryResult]: ...
+
+    def fetch(self, sql: str) -> list[tuple]: ...
+
+    def close(self) -> None: ...
+
+
+class PostgresEngine:
+    """A psycopg (3) connection in autocommit: each query is its own snapshot, as a
+    dashboard's would be, and no transaction stays open between repetitions."""
+
+    name = "postgres"
+
+    def __init__(self, conn):
+        conn.autocommit = True
+        self.conn = conn
+
+    def run(self, sql: str, params: dict[str, Any]) -> tuple[float, QueryResult]:
+        with self.conn.cursor() as cur:
+            started = time.perf_counter()
+            cur.execute(sql, params or None)
+            rows = cur.fetchall()
+            elapsed = time.perf_counter() - started
+            columns = [d.name for d in cur.description]
+        return elapsed, QueryResult.from_driver(columns, rows)
+
+    def fetch(self, sql: str) -> list[tuple]:
+        """Rows as the driver returns them (bookkeeping reads, not timed)."""
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class ClickHouseEngine:
+    """A clickhouse-connect client over HTTP: ClickHouse's own interface, as its
+    dashboard clients use it."""
+
+    name = "clickhouse"
+
+    def __init__(self, client):
+        self.client = client
+
+    def run(self, sql: str, params: dict[str, Any]) -> tuple[float, QueryResult]:
+        started = time.perf_counter()
+        result = self.client.query(sql, parameters=params or None)
+        rows = result.result_rows
+        elapsed = time.perf_counter() - started
+        return elapsed, QueryResult.from_driver(result.column_names, rows)
+
+    def fetch(self, sql: str) -> list[tuple]:
+        """Rows as the driver returns them (bookkeeping reads, not timed)."""
+        return [tuple(r) for r in self.client.query(sql).result_rows]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_engines(postgres_conn_id: str, clickhouse_conn_id: str) -> list[Engine]:
+    """Both engines, from Airflow connections (credentials never pass through here)."""
+    from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    pg = PostgresEngine(PostgresHook(postgres_conn_id=postgres_conn_id).get_conn())
+    try:
+        ch = ClickHouseEngine(ClickHouseHook(clickhouse_conn_id=clickhouse_conn_id).get_client())
+    except Exception:
+        pg.close()
+        raise
+    return [pg, ch]

@@ -1,0 +1,112 @@
+"""The Engine comparison page and its JSON API, as a FastAPI app that Airflow's
+api-server mounts (see ``plugins/engine_comparison_plugin.py``).
+
+Authentication and authorisation are Airflow's own: every route depends on
+``requires_access_view(AccessView.WEBSITE)`` from ``airflow.api_fastapi.core_api.security``,
+the dependency Airflow's own UI routes use. It reads the JWT from an ``Authorization:
+Bearer`` header or from the ``_token`` cookie that the UI's login sets, validates it with
+the api-server's JWT secret, and asks the configured auth manager whether that user may
+use the UI. No token: 401; an invalid or expired one: 401/403. For the HTML page a
+browser is sent to Airflow's login page instead, and back here afterwards.
+
+Imports Airflow's API modules: only the api-server imports it, on the first request
+(see ``kafka_elt.dashboard.ui``).
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from urllib.parse import quote, urlsplit
+
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.core_api.security import requires_access_view
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kafka_elt.dashboard.page_data import load_page_data
+from kafka_elt.dashboard.page_html import render_page
+from kafka_elt.dashboard.ui import UI_ROUTE, URL_PREFIX
+
+log = logging.getLogger(__name__)
+
+POSTGRES_CONN_ID = "warehouse_postgres"
+
+_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#51504f" stroke-width="2">'
+    '<rect x="3" y="12" width="4" height="9"/><rect x="10" y="6" width="4" height="15"/>'
+    '<rect x="17" y="9" width="4" height="12"/></svg>'
+)
+
+app = FastAPI(
+    title="Engine comparison",
+    description="PostgreSQL vs ClickHouse for the dashboard: latest benchmark, mart agreement, freshness.",
+)
+_authorized = [Depends(requires_access_view(AccessView.WEBSITE))]
+
+
+class ResultsUnavailable(RuntimeError):
+    """The results database could not be read."""
+
+
+def _page_data() -> dict:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    try:
+        with PostgresHook(postgres_conn_id=POSTGRES_CONN_ID).get_conn() as conn:
+            return load_page_data(conn)
+    except Exception as exc:
+        log.exception(
+            "engine comparison: reading monitoring.* through connection %r failed", POSTGRES_CONN_ID
+        )
+        raise ResultsUnavailable(
+            f"cannot read the benchmark results from PostgreSQL (Airflow connection {POSTGRES_CONN_ID!r}): "
+            f"{type(exc).__name__}. Is the warehouse up? The api-server log has the details."
+        ) from exc
+
+
+def _airflow_base_path() -> str:
+    from airflow.configuration import conf
+
+    return urlsplit(conf.get("api", "base_url", fallback="/")).path.rstrip("/")
+
+
+@app.exception_handler(ResultsUnavailable)
+async def _results_unavailable(request: Request, exc: ResultsUnavailable) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _login_redirect(request: Request, exc: StarletteHTTPException) -> Response:
+    """A browser opening the page without a session goes to Airflow's login, then back
+    to the page inside the UI; API clients get the plain 401/403."""
+    is_page = request.url.path.rstrip("/") == f"{_airflow_base_path()}{URL_PREFIX}"
+    if exc.status_code == 401 and is_page and request.method == "GET":
+        base = _airflow_base_path()
+        return RedirectResponse(f"{base}/auth/login?next={quote(f'{base}/plugin/{UI_ROUTE}', safe='')}")
+    return await http_exception_handler(request, exc)
+
+
+@app.get("/api/summary", dependencies=_authorized)
+def summary() -> dict:
+    """Latest run, latency per query and engine with the ClickHouse/PostgreSQL ratio, mart
+    agreement and freshness, as stored by the dashboard_benchmark DAG."""
+    return _page_data()
+
+
+@app.get("/", response_class=HTMLResponse, dependencies=_authorized)
+def page() -> HTMLResponse:
+    try:
+        data = _page_data()
+    except ResultsUnavailable as exc:
+        return HTMLResponse(f"<!doctype html><title>Engine comparison</title><p>{escape(str(exc))}</p>", 503)
+    # Fresh figures on every visit: the page is small and reads only the results views.
+    return HTMLResponse(render_page(data), headers={"Cache-Control": "no-store"})
+
+
+@app.get("/icon.svg", include_in_schema=False)
+def icon() -> Response:
+    """The navigation icon. Public: the UI loads it as an image, and it holds no data."""
+    return Response(_ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})

@@ -117,7 +117,9 @@ def candle_value(payload: dict, *, envelope: bool) -> str:
     return envelope_json(candle) if envelope else payload_json(candle)
 
 
-def generate_candles(rng: random.Random, offsets: OffsetCounter, now: datetime, hours: int) -> list[RawMessage]:
+def generate_candles(
+    rng: random.Random, offsets: OffsetCounter, now: datetime, hours: int
+) -> list[RawMessage]:
     """1-minute candles for a few codes over `hours`, each re-sent 1-3 times as it updates.
 
     TEST-BTC is produced with the code as key (one partition, offset order); the others
@@ -150,7 +152,9 @@ def generate_candles(rng: random.Random, offsets: OffsetCounter, now: datetime, 
                     "timestamp": int(candle_start.timestamp()),
                     "stream_type": "snapshot" if update == 0 and minute % 17 == 0 else "realtime",
                 }
-                produced = candle_start + timedelta(seconds=10 + 20 * update, milliseconds=rng.randint(0, 999))
+                produced = candle_start + timedelta(
+                    seconds=10 + 20 * update, milliseconds=rng.randint(0, 999)
+                )
                 # Now and then the producer's clock jumps back 30 s for one message.
                 skewed = update > 0 and minute % 40 == (0 if code == "TEST-BTC" else 7)
                 kafka_ts = produced - timedelta(seconds=30) if skewed else produced
@@ -173,17 +177,23 @@ def generate_candles(rng: random.Random, offsets: OffsetCounter, now: datetime, 
     return result
 
 
-def generate_footprints(rng: random.Random, offsets: OffsetCounter, now: datetime, count: int) -> list[RawMessage]:
+def generate_footprints(
+    rng: random.Random, offsets: OffsetCounter, now: datetime, count: int
+) -> list[RawMessage]:
     """Page visits over many links and methods, written in many time zones."""
     paths = [f"/posts/{n}" for n in range(1, 40)] + ["/", "/about", "/login", "/search", "/api/items"]
     weights = [1 / (rank + 1) for rank in range(len(paths))]
     methods = ["GET"] * 12 + ["POST"] * 3 + ["PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    zones = [timezone(timedelta(hours=h, minutes=m)) for h, m in ((9, 0), (0, 0), (-5, 0), (5, 30), (-9, -30))]
+    zones = [
+        timezone(timedelta(hours=h, minutes=m)) for h, m in ((9, 0), (0, 0), (-5, 0), (5, 30), (-9, -30))
+    ]
     result = []
     for _ in range(count):
         visited = now - timedelta(milliseconds=rng.randrange(36 * 3600 * 1000))
         path = rng.choices(paths, weights)[0]
-        query = rng.choice(["", "", "?ref=home", "?q=" + "".join(rng.choices(string.ascii_lowercase, k=5)), "#top"])
+        query = rng.choice(
+            ["", "", "?ref=home", "?q=" + "".join(rng.choices(string.ascii_lowercase, k=5)), "#top"]
+        )
         local = visited.astimezone(rng.choice(zones))
         style = rng.randrange(4)
         if style == 0:
@@ -248,8 +258,17 @@ def load_raw_postgres(pg_conn, messages: list[RawMessage], run_id: str) -> None:
             f"insert into {raw_table(messages)} ({', '.join(RAW_COLUMNS)}) values %s "
             "on conflict (kafka_topic, kafka_partition, kafka_offset) do nothing",
             [
-                (m.topic, m.partition, m.offset, m.key.encode() if m.key else None, m.value, m.timestamp,
-                 None, datetime.now(UTC), run_id)
+                (
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.key.encode() if m.key else None,
+                    m.value,
+                    m.timestamp,
+                    None,
+                    datetime.now(UTC),
+                    run_id,
+                )
                 for m in messages
             ],
             page_size=5000,
@@ -261,7 +280,10 @@ def load_raw_clickhouse(ch_client, messages: list[RawMessage], run_id: str) -> N
     ingested_at = datetime.now(UTC)
     ch_client.insert(
         raw_table(messages),
-        [[m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, "[]", ingested_at, run_id] for m in messages],
+        [
+            [m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, "[]", ingested_at, run_id]
+            for m in messages
+        ],
         column_names=list(RAW_COLUMNS),
     )
 
@@ -313,7 +335,9 @@ def candle_rows(ch_client, where: str) -> dict[str, list[tuple]]:
     columns = ", ".join(CANDLE_COLUMNS)
     order = 'order by code, "timestamp"'
     pg = pg_rows(f"select {columns} from {pg_schema()}.market_candle where {where} {order}")
-    ch = ch_client.query(f"select {columns} from {ch_database()}.market_candle where {where} {order}").result_rows
+    ch = ch_client.query(
+        f"select {columns} from {ch_database()}.market_candle where {where} {order}"
+    ).result_rows
     return {
         "postgres": [tuple(normalize(v) for v in row) for row in pg],
         "clickhouse": [tuple(normalize(v) for v in row) for row in ch],
@@ -322,7 +346,9 @@ def candle_rows(ch_client, where: str) -> dict[str, list[tuple]]:
 
 def checksums(ch_client) -> dict[str, dict[str, tuple[int, int]]]:
     pg = pg_rows(f"select mart_name, row_count, checksum from {pg_schema()}.mart_checksums")
-    ch = ch_client.query(f"select mart_name, row_count, checksum from {ch_database()}.mart_checksums").result_rows
+    ch = ch_client.query(
+        f"select mart_name, row_count, checksum from {ch_database()}.mart_checksums"
+    ).result_rows
     return {
         "postgres": {name: (int(count), int(total)) for name, count, total in pg},
         "clickhouse": {name: (int(count), int(total)) for name, count, total in ch},
@@ -337,8 +363,14 @@ def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dic
     missing = [
         name
         for name in (
-            "DBT_POSTGRES_HOST", "DBT_POSTGRES_PORT", "DBT_POSTGRES_USER", "DBT_POSTGRES_PASSWORD",
-            "DBT_POSTGRES_DBNAME", "DBT_CLICKHOUSE_HOST", "DBT_CLICKHOUSE_PORT", "DBT_CLICKHOUSE_USER",
+            "DBT_POSTGRES_HOST",
+            "DBT_POSTGRES_PORT",
+            "DBT_POSTGRES_USER",
+            "DBT_POSTGRES_PASSWORD",
+            "DBT_POSTGRES_DBNAME",
+            "DBT_CLICKHOUSE_HOST",
+            "DBT_CLICKHOUSE_PORT",
+            "DBT_CLICKHOUSE_USER",
             "DBT_CLICKHOUSE_PASSWORD",
         )
         if not os.environ.get(name)
@@ -346,9 +378,18 @@ def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dic
     assert not missing, f"dbt needs {missing} in the environment (`source .stack/env`)"
     target_path = artifacts / target
     args = [
-        str(DBT_EXECUTABLE), command,
-        "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-        "--target", target, "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
+        str(DBT_EXECUTABLE),
+        command,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target",
+        target,
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
         *extra,
     ]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
@@ -356,7 +397,8 @@ def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dic
     if proc.returncode != 0:
         raise AssertionError(
             f"`dbt {command} --target {target}` failed (exit {proc.returncode}):\n"
-            + "\n".join(proc.stdout.splitlines()[-60:]) + proc.stderr[-3000:]
+            + "\n".join(proc.stdout.splitlines()[-60:])
+            + proc.stderr[-3000:]
         )
     results = json.loads((target_path / "run_results.json").read_text())["results"]
     return results
@@ -413,7 +455,11 @@ def scenario(stack, artifacts):
 
 def test_every_model_and_test_passes_on_both_targets(scenario):
     for target, results in scenario["first_build"].items():
-        failed = [(r["unique_id"], r["status"], r.get("message")) for r in results if r["status"] not in ("success", "pass")]
+        failed = [
+            (r["unique_id"], r["status"], r.get("message"))
+            for r in results
+            if r["status"] not in ("success", "pass")
+        ]
         assert not failed, f"{target}: {failed}"
         kinds = {r["unique_id"].split(".")[0] for r in results}
         assert {"model", "test", "unit_test"} <= kinds, f"{target}: built only {kinds}"
@@ -443,7 +489,9 @@ def test_candle_and_footprint_marts_hold_the_same_rows(scenario, ch_client):
         "from {schema}.user_footprint where kafka_offset >= {lo} order by kafka_partition, kafka_offset"
     )
     pg = [tuple(map(normalize, r)) for r in pg_rows(sql.format(schema=pg_schema(), lo=lo))]
-    ch = [tuple(map(normalize, r)) for r in ch_client.query(sql.format(schema=ch_database(), lo=lo)).result_rows]
+    ch = [
+        tuple(map(normalize, r)) for r in ch_client.query(sql.format(schema=ch_database(), lo=lo)).result_rows
+    ]
     assert [(p, o) for p, o, *_ in pg] == ids
     assert pg == ch
 
@@ -492,19 +540,37 @@ def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client
     offsets: OffsetCounter = scenario["offsets"]
     new_price = round(float(target_row[6]) + 123.45, 2)
     payload = {
-        "type": "candle", "code": code, "opening_price": float(target_row[3]),
-        "high_price": max(float(target_row[4]), new_price), "low_price": float(target_row[5]),
-        "trade_price": new_price, "candle_acc_trade_volume": float(target_row[7]) + 1.0,
-        "candle_acc_trade_price": float(target_row[8]) + new_price, "timestamp": ts, "stream_type": "realtime",
+        "type": "candle",
+        "code": code,
+        "opening_price": float(target_row[3]),
+        "high_price": max(float(target_row[4]), new_price),
+        "low_price": float(target_row[5]),
+        "trade_price": new_price,
+        "candle_acc_trade_volume": float(target_row[7]) + 1.0,
+        "candle_acc_trade_price": float(target_row[8]) + new_price,
+        "timestamp": ts,
+        "stream_type": "realtime",
     }
     stale = dict(payload, trade_price=1.0, low_price=1.0)
     resent = [
         # fresher: a later Kafka timestamp, in another partition -> wins
-        RawMessage(CANDLE_TOPIC, other, offsets.take(other), None, candle_value(payload, envelope=True),
-                   updated_at + timedelta(seconds=1)),
+        RawMessage(
+            CANDLE_TOPIC,
+            other,
+            offsets.take(other),
+            None,
+            candle_value(payload, envelope=True),
+            updated_at + timedelta(seconds=1),
+        ),
         # stale: an older Kafka timestamp in a third partition -> loses
-        RawMessage(CANDLE_TOPIC, (partition + 2) % 3, offsets.take((partition + 2) % 3), None,
-                   candle_value(stale, envelope=False), updated_at - timedelta(seconds=5)),
+        RawMessage(
+            CANDLE_TOPIC,
+            (partition + 2) % 3,
+            offsets.take((partition + 2) % 3),
+            None,
+            candle_value(stale, envelope=False),
+            updated_at - timedelta(seconds=5),
+        ),
     ]
     load_raw(pg_conn, ch_client, resent, scenario["run_id"] + "_resend")
     results = build_both(artifacts)
@@ -518,7 +584,8 @@ def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client
         changed = [(b, a) for b, a in zip(before[engine], after[engine], strict=True) if b != a]
         assert len(changed) == 1, f"{engine}: {len(changed)} rows changed"
         old, new = changed[0]
-        assert (new[1], new[2]) == (code, ts)
+        assert (old[1], old[2]) == (new[1], new[2]) == (code, ts)
+        assert old[6] != new[6]
         assert new[6] == Decimal(str(new_price)).normalize()
         assert new[11] == updated_at + timedelta(seconds=1)
         assert new[12] == other
@@ -526,6 +593,13 @@ def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client
         assert sums_after[engine]["market_candle"][1] != sums_before[engine]["market_candle"][1]
     assert after["postgres"] == after["clickhouse"]
     assert sums_after["postgres"] == sums_after["clickhouse"]
+    # What a dashboard sends to ClickHouse, a plain select without FINAL, sees one row
+    # per key: the upsert deleted the old row rather than leaving it to a merge.
+    plain, keys, merged = ch_client.query(
+        f"select count(), uniqExact(code, timestamp), (select count() from {ch_database()}.market_candle final) "
+        f"from {ch_database()}.market_candle"
+    ).result_rows[0]
+    assert plain == keys == merged
 
 
 def test_replayed_offsets_and_rebuilds_change_no_mart(scenario, pg_conn, ch_client, artifacts):

@@ -9,6 +9,7 @@ run, and a retried task drains the same range it was planned for.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass
 
 from kafka_elt.ingest.connections import Connections
@@ -42,14 +43,37 @@ class PartitionPlan:
         return asdict(self)
 
 
+def with_retries(what: str, call, timeout_s: float = KAFKA_TIMEOUT_S):
+    """Run a Kafka client call, retrying errors Kafka marks retriable (coordinator moving
+    or still loading, as right after a broker start) until ``timeout_s`` has passed."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = getattr(error, "retriable", lambda: False)()
+            if not retriable or time.monotonic() + delay > deadline:
+                raise
+            log.info("%s: %s; retrying in %.1fs", what, error, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def partition_state(consumer, topic: str, partition: int) -> tuple[int, int, int]:
     """(low watermark, high watermark, committed offset or -1) of one partition."""
     from confluent_kafka import KafkaException, TopicPartition
 
     tp = TopicPartition(topic, partition)
+    what = f"offsets of {topic}[{partition}]"
     try:
-        low, high = consumer.get_watermark_offsets(tp, timeout=KAFKA_TIMEOUT_S, cached=False)
-        (committed,) = consumer.committed([tp], timeout=KAFKA_TIMEOUT_S)
+        low, high = with_retries(
+            what, lambda: consumer.get_watermark_offsets(tp, timeout=KAFKA_TIMEOUT_S, cached=False)
+        )
+        (committed,) = with_retries(what, lambda: consumer.committed([tp], timeout=KAFKA_TIMEOUT_S))
     except KafkaException as exc:
         raise KafkaReadError(
             f"cannot read the offsets of topic {topic!r} partition {partition}: {exc}. "

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from kafka_elt.ingest.batch import Batch
 from kafka_elt.ingest.clickhouse_sink import ClickHouseSink
 from kafka_elt.ingest.connections import Connections
-from kafka_elt.ingest.consumer import partition_state
+from kafka_elt.ingest.consumer import partition_state, with_retries
 from kafka_elt.ingest.errors import KafkaReadError, OffsetCommitError, SinkWriteError
 from kafka_elt.ingest.postgres_sink import PostgresSink, SinkResult
 from kafka_elt.ingest.registry import TopicSpec
@@ -149,8 +149,9 @@ class _Drain:
             ) from exc
         t3 = time.perf_counter()
         try:
-            committed = consumer.commit(
-                offsets=[TopicPartition(batch.topic, batch.partition, batch.next_offset)], asynchronous=False
+            offsets = [TopicPartition(batch.topic, batch.partition, batch.next_offset)]
+            committed = with_retries(
+                f"commit of {batch.describe()}", lambda: consumer.commit(offsets=offsets, asynchronous=False)
             )
             errors = [tp.error for tp in committed or () if tp.error is not None]
             if errors:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import AssetAny, chain, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from kafka_elt.assets import MART_ASSETS, RAW_ASSETS
 
@@ -54,10 +54,14 @@ def _target_group(target: str) -> DbtTaskGroup:
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=DBT_EXECUTABLE,
+            # A model's test task runs only the tests of that model; a test that also
+            # reads another model (relationships) runs once both exist (see below).
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
+            should_detach_multiple_parents_tests=True,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=DBT_EXECUTABLE,
             # Mart Assets are emitted once, below, under stable names.

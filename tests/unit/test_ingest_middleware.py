@@ -125,8 +125,10 @@ def test_delivery_errors_are_logged_with_the_event(caplog):
 def test_real_producer_with_unreachable_broker_never_blocks_requests(caplog):
     """A real confluent_kafka Producer whose broker is down: requests stay fast, and the
     lost events surface as logged delivery errors once librdkafka gives up on them."""
+    # log_level 0: the broker being unreachable is the point; no log line per reconnect.
     producer = footprint_producer(
-        "127.0.0.1:9", **{"message.timeout.ms": 1500, "socket.connection.setup.timeout.ms": 1000}
+        "127.0.0.1:9",
+        **{"message.timeout.ms": 1500, "socket.connection.setup.timeout.ms": 1000, "log_level": 0},
     )
     app = make_app(producer)
     with TestClient(app) as client:

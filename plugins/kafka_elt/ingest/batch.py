@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafka_elt.ingest.errors import KafkaReadError
 from kafka_elt.ingest.validators import poison_reason
 
-# confluent_kafka.TIMESTAMP_NOT_AVAILABLE, without importing confluent_kafka here.
+# confluent_kafka.TIMESTAMP_NOT_AVAILABLE and KafkaError._PARTITION_EOF, without
+# importing confluent_kafka at module level.
 _TIMESTAMP_NOT_AVAILABLE = 0
+_PARTITION_EOF = -191
 _BASE64_PREFIX = "base64:"
 
 
@@ -99,31 +102,64 @@ class Batch:
 
     def add(self, message: Any, validate: Callable[[str], str | None]) -> None:
         """Add one confluent_kafka Message (already checked for ``error()``)."""
-        offset = message.offset()
-        value = message.value()
-        reason = poison_reason(value, validate)
-        ts_type, ts = message.timestamp()
-        timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
-        headers = message.headers()
-        headers_json = encode_headers(headers) if headers else "[]"
-        if self.first_offset < 0:
-            self.first_offset = offset
-        self.last_offset = offset
-        if reason is None:
-            raw = self.raw
-            raw.offsets.append(offset)
-            raw.keys.append(message.key())
-            raw.values.append(value)
-            raw.timestamps_ms.append(timestamp)
-            raw.headers.append(headers_json)
-        else:
-            dead = self.dead
-            dead.offsets.append(offset)
-            dead.keys.append(message.key())
-            dead.values.append(value)
-            dead.timestamps_ms.append(timestamp)
-            dead.headers.append(headers_json)
-            dead.reasons.append(reason)
+        self.extend([message], validate, end_offset=None)
+
+    def extend(
+        self, messages: list, validate: Callable[[str], str | None], end_offset: int | None
+    ) -> tuple[int, bool, bool]:
+        """Add consecutive messages of this partition, as ``consume()`` returned them.
+
+        Stops before the first message at or past ``end_offset``. Returns (messages
+        added, whether an end-of-partition event was seen, whether a message at or past
+        ``end_offset`` was seen). A Kafka error other than
+        end-of-partition raises KafkaReadError. This is the per-message hot loop of the
+        whole ingestion, hence the local names instead of attribute lookups.
+        """
+        raw, dead = self.raw, self.dead
+        raw_offsets, raw_keys, raw_values = raw.offsets.append, raw.keys.append, raw.values.append
+        raw_timestamps, raw_headers = raw.timestamps_ms.append, raw.headers.append
+        added, eof, past_end = 0, False, False
+        for message in messages:
+            if message.error() is not None:
+                if message.error().code() == _PARTITION_EOF:
+                    eof = True
+                    continue
+                where = (
+                    f"after offset {self.last_offset}" if self.last_offset >= 0 else "at the start of a batch"
+                )
+                raise KafkaReadError(
+                    f"Kafka reported an error on topic {self.topic!r} partition {self.partition} {where}: "
+                    f"{message.error()}. Nothing after the last committed batch was committed; re-run the "
+                    "task once the cause is fixed."
+                )
+            offset = message.offset()
+            if end_offset is not None and offset >= end_offset:
+                past_end = True
+                break
+            value = message.value()
+            reason = poison_reason(value, validate)
+            ts_type, ts = message.timestamp()
+            timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
+            headers = message.headers()
+            headers_json = encode_headers(headers) if headers else "[]"
+            if reason is None:
+                raw_offsets(offset)
+                raw_keys(message.key())
+                raw_values(value)
+                raw_timestamps(timestamp)
+                raw_headers(headers_json)
+            else:
+                dead.offsets.append(offset)
+                dead.keys.append(message.key())
+                dead.values.append(value)
+                dead.timestamps_ms.append(timestamp)
+                dead.headers.append(headers_json)
+                dead.reasons.append(reason)
+            if self.first_offset < 0:
+                self.first_offset = offset
+            self.last_offset = offset
+            added += 1
+        return added, eof, past_end
 
     def describe(self) -> str:
         return (

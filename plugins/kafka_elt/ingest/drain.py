@@ -182,7 +182,7 @@ class _Drain:
         batch_size: int,
         progress_every_s: float,
     ) -> PartitionResult:
-        from confluent_kafka import KafkaError, KafkaException, TopicPartition
+        from confluent_kafka import KafkaException, TopicPartition
 
         spec, partition = self.spec, self.partition
         started = time.monotonic()
@@ -245,23 +245,13 @@ class _Drain:
                         f"offset {result.committed_offset} was committed; re-run the task once the broker is healthy."
                     ) from exc
                 t1 = time.perf_counter()
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            stop = "eof"
-                            continue
-                        raise KafkaReadError(
-                            f"Kafka reported an error on {spec.topic}[{partition}] near offset {position}: "
-                            f"{error}. Nothing after offset {result.committed_offset} was committed; "
-                            "re-run the task once the cause is fixed."
-                        )
-                    offset = message.offset()
-                    if offset >= end:
-                        stop = "end"  # produced after the run started: the next run's work
-                        break
-                    batch.add(message, validate)
-                    position = offset + 1
+                added, eof, past_end = batch.extend(messages, validate, end)
+                if added:
+                    position = batch.last_offset + 1
+                if past_end:
+                    stop = "end"  # produced after the run started: the next run's work
+                elif eof:
+                    stop = "eof"
                 t2 = time.perf_counter()
                 timings["kafka"] += t1 - t0
                 timings["decode"] += t2 - t1

@@ -39,6 +39,36 @@ def _export_stack_env() -> StackConfig:
     return cfg
 
 
+def _service_cpu_seconds(cfg: StackConfig) -> dict[str, float]:
+    """CPU time used so far by each local service's process group (empty under Docker).
+
+    The drain's cost is not only its own process: every message also costs PostgreSQL,
+    ClickHouse and the Kafka broker CPU on the same two cores.
+    """
+    from kafka_elt.stack.paths import pid_file
+
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    for name in ("postgres", "clickhouse", "kafka"):
+        try:
+            groups[int(pid_file(cfg, name).read_text())] = name
+        except (FileNotFoundError, ValueError):
+            continue
+    used = dict.fromkeys(groups.values(), 0.0)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = groups.get(int(fields[2]))  # process group id
+        if name:
+            used[name] += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+    return used
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -58,13 +88,16 @@ def _drain_worker(spec_fields: dict, partition: int, end_offset: int, group_id: 
 
     logging.basicConfig(level=logging.INFO, format="  [drain] %(message)s")
     spec = TopicSpec(**spec_fields)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.time()
     result = drain_partition(spec, partition, dag_run_id=run_id, end_offset=end_offset, group_id=group_id)
+    after = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "result": result.to_dict(),
         "started": started,
         "finished": time.time(),
         "peak_rss_mib": _peak_rss_mib(),
+        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     }
 
 
@@ -205,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     for s in (spec, baseline_spec):
         _drop(connections, s)
         apply_ddl(s, connections)
+    # The replaced consumer's tables had no fsync per insert; give its baseline the same,
+    # or a per-row fsync would make the comparison look better than it is.
+    ch = connections.clickhouse()
+    ch.command(
+        f"alter table {baseline_spec.qualified_table} modify setting fsync_after_insert = 0, fsync_part_directory = 0"
+    )
+    ch.close()
     produce_s = _produce(bootstrap, topic, args.messages, args.partitions)
 
     from kafka_elt.ingest.consumer import plan_partitions
@@ -215,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         f"bench: draining {sum(p.lag for p in plans):,} messages with {len(plans)} processes (batch {spec.batch_size:,})"
     )
     spec_fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
+    cpu_before = _service_cpu_seconds(cfg)
     wall_start = time.time()
     with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
         futures = [
@@ -223,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         outcomes = [f.result() for f in futures]
     wall_end = time.time()
+    cpu_after = _service_cpu_seconds(cfg)
 
     results = [o["result"] for o in outcomes]
     read = sum(r["read"] for r in results)
@@ -259,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"per-message baseline   {baseline['rate']:,.0f} messages/s ({baseline['messages']:,} messages in "
           f"{baseline['seconds']:.1f}s: json.loads + INSERT into each database + sync offset commit per message)")  # fmt: skip
     print(f"ratio                  {rate / baseline['rate']:,.1f}x" if baseline["rate"] else "ratio n/a")
+    cpu = {"drain processes": sum(o["cpu_s"] for o in outcomes)}
+    cpu.update({name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after})
+    print("CPU during the drain   " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in cpu.items())
+          + f" = {sum(cpu.values()) / read * 1e6:.1f} us per message over {os.cpu_count()} cores")  # fmt: skip
 
     if not args.keep:
         for s in (spec, baseline_spec):

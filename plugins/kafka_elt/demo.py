@@ -55,25 +55,20 @@ def _wait_for_asset_run(api: AirflowApi, dag_id: str, after: str, timeout: float
     return api.trigger(dag_id)
 
 
-def _mart_rows(cfg: StackConfig) -> list[tuple[str, int, int]]:
+def _mart_checksums(cfg: StackConfig) -> dict[str, dict[str, tuple[int, int]]]:
+    """engine -> mart -> (rows, checksum), from the dbt comparison model in each database."""
     from kafka_elt.stack import clickhouse, postgres
 
     pg = postgres.connect(cfg, cfg["WAREHOUSE_DB"], cfg["LOADER_USER"], cfg["LOADER_PASSWORD"])
-    ch = clickhouse.client(cfg)
-    rows = []
     with pg, pg.cursor() as cur:
-        cur.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = 'analytics' and table_type = 'BASE TABLE' order by table_name"
-        )
-        for (table,) in cur.fetchall():
-            cur.execute(f'select count(*) from analytics."{table}"')
-            pg_count = cur.fetchone()[0]
-            ch_count = ch.query(f"select count() from analytics.`{table}`").result_rows[0][0]
-            rows.append((table, pg_count, ch_count))
+        cur.execute("select mart_name, row_count, checksum from analytics.mart_checksums")
+        pg_rows = {name: (int(rows), int(checksum)) for name, rows, checksum in cur.fetchall()}
     pg.close()
+    ch = clickhouse.client(cfg)
+    result = ch.query("select mart_name, row_count, checksum from analytics.mart_checksums")
+    ch_rows = {name: (int(rows), int(checksum)) for name, rows, checksum in result.result_rows}
     ch.close()
-    return rows
+    return {"postgres": pg_rows, "clickhouse": ch_rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: ERROR: {exc}", file=sys.stderr)
         return 1
 
-    print("\ndemo: rows per mart")
-    print(f"  {'mart':40} {'PostgreSQL':>12} {'ClickHouse':>12}")
-    for table, pg_count, ch_count in _mart_rows(cfg):
-        flag = "" if pg_count == ch_count else "   <- differs"
-        print(f"  {table:40} {pg_count:>12} {ch_count:>12}{flag}")
+    checksums = _mart_checksums(cfg)
+    print("\ndemo: rows per mart (and whether the order-independent checksums agree)")
+    print(f"  {'mart':24} {'PostgreSQL':>12} {'ClickHouse':>12}  checksums")
+    for mart in sorted(set(checksums["postgres"]) | set(checksums["clickhouse"])):
+        pg_rows, pg_sum = checksums["postgres"].get(mart, (0, None))
+        ch_rows, ch_sum = checksums["clickhouse"].get(mart, (0, None))
+        agree = "agree" if (pg_rows, pg_sum) == (ch_rows, ch_sum) else "DIFFER"
+        print(f"  {mart:24} {pg_rows:>12,} {ch_rows:>12,}  {agree}")
     print(
         f"\ndemo: Airflow UI {cfg.airflow_url}  user {cfg['AIRFLOW_ADMIN_USER']}, password in {cfg.airflow_password_file}"
     )

@@ -69,6 +69,14 @@ def _service_cpu_seconds(cfg: StackConfig) -> dict[str, float]:
     return used
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all processes, all cores) so far."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -256,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     spec_fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
     cpu_before = _service_cpu_seconds(cfg)
+    busy_before = _machine_busy_seconds()
     wall_start = time.time()
     with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
         futures = [
@@ -265,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [f.result() for f in futures]
     wall_end = time.time()
     cpu_after = _service_cpu_seconds(cfg)
+    busy = _machine_busy_seconds() - busy_before
 
     results = [o["result"] for o in outcomes]
     read = sum(r["read"] for r in results)
@@ -303,8 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio                  {rate / baseline['rate']:,.1f}x" if baseline["rate"] else "ratio n/a")
     cpu = {"drain processes": sum(o["cpu_s"] for o in outcomes)}
     cpu.update({name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after})
+    ours = sum(cpu.values())
+    per_message_us = ours / read * 1e6
+    cores = os.cpu_count() or 1
     print("CPU during the drain   " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in cpu.items())
-          + f" = {sum(cpu.values()) / read * 1e6:.1f} us per message over {os.cpu_count()} cores")  # fmt: skip
+          + f" = {per_message_us:.1f} us of CPU per message")  # fmt: skip
+    wall = wall_end - wall_start
+    print(f"machine                {cores} cores, {busy:.0f} CPU-s busy in {wall:.0f}s, of which this pipeline "
+          f"{ours:.0f} and other processes {max(busy - ours, 0):.0f} (drain start-up included)")  # fmt: skip
+    print(f"CPU-bound ceiling      {cores / per_message_us * 1e6:,.0f} messages/s if the pipeline had all {cores} "
+          "cores to itself (an estimate, not a measurement)")  # fmt: skip
 
     if not args.keep:
         for s in (spec, baseline_spec):

@@ -51,6 +51,12 @@ def _consumer_hook_class():
             # Tells the drain that it has reached the end of the partition, even when the
             # last offsets are transaction markers that no message will ever carry.
             config["enable.partition.eof"] = True
+            # A drain reads a partition from end to end: bigger fetches mean fewer round
+            # trips for the broker and the client (the connection may still set its own).
+            config.setdefault("max.partition.fetch.bytes", 8 * 1024 * 1024)
+            config.setdefault("fetch.max.bytes", 32 * 1024 * 1024)
+            # Bounds what librdkafka prefetches per partition (default 64 MB), i.e. memory.
+            config.setdefault("queued.max.messages.kbytes", 32 * 1024)
             if self.group_id:
                 config["group.id"] = self.group_id
             if not config.get("group.id"):

@@ -31,7 +31,7 @@ _DEFAULTS: dict[str, Any] = {
     "dead_letter_table": "dead_letter",
     "partitions": 3,
     "schedule": "*/5 * * * *",
-    "batch_size": 20000,
+    "batch_size": 50000,
     "max_messages": 2_000_000,
     "max_seconds": 900,
     "consumer_group": None,
@@ -55,7 +55,7 @@ class TopicSpec:
     dead_letter_table: str = "dead_letter"
     partitions: int = 3
     schedule: str | None = "*/5 * * * *"
-    batch_size: int = 20000
+    batch_size: int = 50000
     max_messages: int = 2_000_000
     max_seconds: int = 900
     consumer_group: str | None = None

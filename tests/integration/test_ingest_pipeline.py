@@ -352,3 +352,13 @@ def test_each_database_heals_on_its_own_after_a_replay(candles, pg_conn, ch_clie
     assert sum(r.postgres.raw_inserted for r in replay) == missing
     assert sum(r.clickhouse.raw_inserted for r in replay) == 0
     assert counts(candles, pg_conn, ch_client) == (300, 300)
+
+
+def test_a_missing_topic_is_named_in_the_error(single_partition):
+    from kafka_elt.ingest.errors import TopicNotFound
+
+    box = single_partition
+    box.spec = box.spec.with_overrides(topic=box.spec.topic + "_missing")
+    with pytest.raises(TopicNotFound, match=f"topic '{box.spec.topic}' is not on the broker") as failure:
+        box.drain()
+    assert "include/topics.yaml" in str(failure.value)

@@ -86,7 +86,9 @@ def list_partition_ids(consumer, spec: TopicSpec) -> list[int]:
     from confluent_kafka import KafkaException
 
     try:
-        metadata = consumer.list_topics(spec.topic, timeout=KAFKA_TIMEOUT_S)
+        # All topics, not list_topics(topic): asking for one unknown topic makes
+        # librdkafka wait out the whole timeout before saying it is unknown.
+        metadata = consumer.list_topics(timeout=KAFKA_TIMEOUT_S)
     except KafkaException as exc:
         raise KafkaReadError(
             f"cannot read the metadata of topic {spec.topic!r}: {exc}. Is the broker up (`make status`)?"

@@ -76,6 +76,34 @@
 {%- endmacro %}
 
 
+{#- True for rows of `outer_alias` whose key is not in `relation` (restricted by
+    `where`): an anti-join. PostgreSQL plans NOT EXISTS as a hash or index anti-join
+    (NOT IN with a large subquery would fall back to a per-row scan once the set
+    exceeds work_mem); ClickHouse builds a set for NOT IN and has no general correlated
+    subqueries. -#}
+{% macro not_in_relation(outer_alias, key_columns, relation, where) -%}
+    {{ return(adapter.dispatch('not_in_relation', 'kafka_elt')(outer_alias, key_columns, relation, where)) }}
+{%- endmacro %}
+
+{% macro postgres__not_in_relation(outer_alias, key_columns, relation, where) -%}
+    not exists (
+        select 1 from {{ relation }} as existing
+        where
+            {{ where }}
+            {%- for column in key_columns %}
+            and existing.{{ column }} = {{ outer_alias }}.{{ column }}
+            {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro clickhouse__not_in_relation(outer_alias, key_columns, relation, where) -%}
+    ({{ key_columns | join(', ') }}) not in (
+        select {{ key_columns | join(', ') }} from {{ relation }}
+        where {{ where }}
+    )
+{%- endmacro %}
+
+
 {#- Physical design that only one engine understands. -#}
 
 {#- The upserting incremental strategy: one MERGE statement on PostgreSQL (readers see

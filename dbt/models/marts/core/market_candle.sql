@@ -13,8 +13,9 @@
     With keyed messages (all of a candle in one partition) this is plain offset order.
     record_version encodes steps 2 and 3 as one increasing number.
 
-    Incremental: only candles with a message ingested since the last run are
-    recomputed, from all their partition heads, then upserted by (code, "timestamp").
+    Incremental: only candles with a partition head written since the last run (minus
+    the lookback) are recomputed, from all their partition heads; the rows whose
+    winner changed are upserted by (code, "timestamp").
 -#}
 {{
     config(
@@ -46,6 +47,25 @@ partition_heads as (
 
 ),
 
+{% if is_incremental() -%}
+stored_candles as (
+
+    select
+        code,
+        "timestamp",
+        kafka_partition,
+        kafka_offset,
+        record_version
+    from {{ this }}
+    where (code, "timestamp") in (
+        select code, candle_timestamp
+        from {{ ref('int_market_candle_partition_heads') }}
+        where {{ kafka_elt.incremental_watermark('last_ingested_at', 'last_ingested_at') }}
+    )
+
+),
+{%- endif %}
+
 ranked as (
 
     select
@@ -62,7 +82,7 @@ ranked as (
 
 ),
 
-final as (
+winners as (
 
     select
         -- the old sink's columns (public.market_candle), same names and meaning
@@ -93,6 +113,25 @@ final as (
 
     from ranked
     where recency_rank = 1
+
+),
+
+final as (
+
+    select winners.*
+    from winners
+    {% if is_incremental() -%}
+    -- only candles whose winning message changed (the lookback recomputes more)
+    left join stored_candles
+        on
+            winners.code = stored_candles.code
+            and winners."timestamp" = stored_candles."timestamp"
+    where
+        stored_candles.code is null
+        or winners.kafka_partition != stored_candles.kafka_partition
+        or winners.kafka_offset != stored_candles.kafka_offset
+        or winners.record_version != stored_candles.record_version
+    {%- endif %}
 
 )
 

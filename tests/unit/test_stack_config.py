@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kafka_elt.stack.chdb_server import render_config
-from kafka_elt.stack.config import StackConfig, parse_env_file
+from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def root(tmp_path, monkeypatch) -> Path:
     shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
-    for name in ("STACK_DIR", "KAFKA_PORT", "POSTGRES_PORT", "LOADER_PASSWORD"):
+    # Integration fixtures export the running stack's settings; start from none of them.
+    for name in [*parse_env_file(REPO / ".env.example"), *_SECRET_NAMES]:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

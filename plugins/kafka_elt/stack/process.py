@@ -29,6 +29,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None  # run as this OS user (PostgreSQL refuses root)
+    stop_signal: int = signal.SIGTERM
 
     def pid(self) -> int | None:
         try:
@@ -64,7 +65,7 @@ class Service:
         return proc.pid
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM the service's process group, wait, SIGKILL after ``timeout``.
+        """Signal the service's process group (``stop_signal``), wait, SIGKILL after ``timeout``.
 
         Returns True if something was running.
         """
@@ -72,7 +73,7 @@ class Service:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        _signal_group(pid, signal.SIGTERM)
+        _signal_group(pid, self.stop_signal)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.2)
@@ -80,6 +81,7 @@ class Service:
             _signal_group(pid, signal.SIGKILL)
             while _group_alive(pid):
                 time.sleep(0.1)
+        _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -101,6 +103,16 @@ def pid_alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the service is our own child (it was started by this
+    process, e.g. in a test): a zombie keeps its pid, and PostgreSQL, for one, refuses
+    to start while the pid in its lock file still exists."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def _group_pids(pgid: int) -> list[int]:

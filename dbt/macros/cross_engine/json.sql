@@ -32,9 +32,9 @@
             {{ kafka_elt.connect_payload('message_json.message') }} as payload
         from (
             select cast({{ relation }}.{{ value_column }} as jsonb) as message
-            offset 0
+            limit all offset 0
         ) as message_json
-        offset 0
+        limit all offset 0
     ) as parsed
 {%- endmacro %}
 

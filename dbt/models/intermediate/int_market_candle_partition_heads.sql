@@ -39,24 +39,26 @@ candle_messages as (
     where
         -- the cheap load-time window first: ClickHouse evaluates AND left to right and
         -- would otherwise decode the JSON of every raw row to test the others
-        {% if is_incremental() -%}
-        {{ kafka_elt.incremental_watermark('ingested_at', 'last_ingested_at') }} and
-        {% endif -%}
-        code is not null
+        {{ kafka_elt.incremental_watermark('ingested_at', 'last_ingested_at') if is_incremental() else 'true' }}
+        and code is not null
         and candle_timestamp is not null
 
 ),
 
-{% if is_incremental() -%}
+{% if is_incremental() %}
 stored_heads as (
 
     select * from {{ this }}
     where (code, candle_timestamp, kafka_partition) in (
-        select code, candle_timestamp, kafka_partition from candle_messages
+        select
+            candle_messages.code,
+            candle_messages.candle_timestamp,
+            candle_messages.kafka_partition
+        from candle_messages
     )
 
 ),
-{%- endif %}
+{% endif %}
 
 candidates as (
 
@@ -82,7 +84,7 @@ candidates as (
 
     from candle_messages
 
-    {% if is_incremental() -%}
+    {% if is_incremental() %}
     union all
 
     select
@@ -105,7 +107,7 @@ candidates as (
         1 as is_stored
 
     from stored_heads
-    {%- endif %}
+    {% endif %}
 
 ),
 

@@ -36,18 +36,20 @@ with
 partition_heads as (
 
     select * from {{ ref('int_market_candle_partition_heads') }}
-    {% if is_incremental() -%}
-    -- every partition head of the candles that received a message since the last run
+    {% if is_incremental() %}
+    -- every partition head of the candles with a head written since the last run
     where (code, candle_timestamp) in (
-        select code, candle_timestamp
-        from {{ ref('int_market_candle_partition_heads') }}
-        where {{ kafka_elt.incremental_watermark('last_ingested_at', 'last_ingested_at') }}
+        select
+            changed.code,
+            changed.candle_timestamp
+        from {{ ref('int_market_candle_partition_heads') }} as changed
+        where {{ kafka_elt.incremental_watermark('changed.last_ingested_at', 'last_ingested_at') }}
     )
-    {%- endif %}
+    {% endif %}
 
 ),
 
-{% if is_incremental() -%}
+{% if is_incremental() %}
 stored_candles as (
 
     select
@@ -58,13 +60,15 @@ stored_candles as (
         record_version
     from {{ this }}
     where (code, "timestamp") in (
-        select code, candle_timestamp
-        from {{ ref('int_market_candle_partition_heads') }}
-        where {{ kafka_elt.incremental_watermark('last_ingested_at', 'last_ingested_at') }}
+        select
+            changed.code,
+            changed.candle_timestamp
+        from {{ ref('int_market_candle_partition_heads') }} as changed
+        where {{ kafka_elt.incremental_watermark('changed.last_ingested_at', 'last_ingested_at') }}
     )
 
 ),
-{%- endif %}
+{% endif %}
 
 ranked as (
 
@@ -120,7 +124,7 @@ final as (
 
     select winners.*
     from winners
-    {% if is_incremental() -%}
+    {% if is_incremental() %}
     -- only candles whose winning message changed (the lookback recomputes more)
     left join stored_candles
         on
@@ -131,7 +135,7 @@ final as (
         or winners.kafka_partition != stored_candles.kafka_partition
         or winners.kafka_offset != stored_candles.kafka_offset
         or winners.record_version != stored_candles.record_version
-    {%- endif %}
+    {% endif %}
 
 )
 

@@ -29,17 +29,14 @@ web_footprints as (
     where
         -- the cheap load-time window first: ClickHouse evaluates AND left to right and
         -- would otherwise decode the JSON of every raw row to test the others
-        {% if is_incremental() -%}
-        {{ kafka_elt.incremental_watermark('staged.ingested_at', 'ingested_at') }}
+        {{ kafka_elt.incremental_watermark('staged.ingested_at', 'ingested_at') if is_incremental() else 'true' }}
         and {{ kafka_elt.not_in_relation(
             'staged',
             ['kafka_topic', 'kafka_partition', 'kafka_offset'],
             this,
             kafka_elt.incremental_watermark('ingested_at', 'ingested_at'),
-        ) }}
-        and
-        {% endif -%}
-        staged.footprint_at is not null
+        ) if is_incremental() else 'true' }}
+        and staged.footprint_at is not null
         and staged.link is not null
         and staged.http_method is not null
 

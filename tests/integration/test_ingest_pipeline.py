@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -36,7 +37,11 @@ FOOTPRINT = (
     '{"link": "/posts/42?ref=home", "method": "GET", "footprint_time": "2025-05-19T13:45:30.123+09:00"}'
 )
 FOOTPRINT_Z = '{"link": "/about", "method": "POST", "footprint_time": "2025-05-19T04:45:31Z"}'
-KAFKA_TS = 1_747_629_930_123  # 2025-05-19T04:45:30.123Z
+# A recent Kafka timestamp (ms, with a fractional second): the broker's time-based
+# retention (7 days) deletes a segment whose newest message is older than that, even the
+# active one, so a fixed date in the past would let a retention check race the drain.
+KAFKA_TS = (int(time.time()) - 3600) * 1000 + 123
+KAFKA_TS_AT = datetime.fromtimestamp(KAFKA_TS // 1000, UTC).replace(microsecond=123000)
 
 
 def pg_query(pg_conn, sql: str, params=None) -> list[tuple]:
@@ -117,7 +122,7 @@ def test_example_messages_arrive_typed_and_intact(candles, web_logs, pg_conn, ch
     assert [(r[0], r[1], r[2]) for r in rows] == [(candles.spec.topic, 0, 0), (candles.spec.topic, 1, 0)]
     assert [bytes(r[3]) if r[3] is not None else None for r in rows] == [b"BTC-USD", None]
     assert [r[4] for r in rows] == [ENVELOPE, BARE]  # exactly as received
-    assert rows[0][5] == datetime(2025, 5, 19, 4, 45, 30, 123000, UTC)
+    assert rows[0][5] == KAFKA_TS_AT
     assert rows[0][6] == [
         ["source", "kafka-connect"],
         ["trace", None],
@@ -131,7 +136,7 @@ def test_example_messages_arrive_typed_and_intact(candles, web_logs, pg_conn, ch
     ).result_rows
     assert [r[3] for r in ch_rows] == [ENVELOPE, BARE]
     assert [r[2] for r in ch_rows] == ["BTC-USD", None]
-    assert ch_rows[0][4].replace(tzinfo=UTC) == datetime(2025, 5, 19, 4, 45, 30, 123000, UTC)
+    assert ch_rows[0][4].replace(tzinfo=UTC) == KAFKA_TS_AT
     assert json.loads(ch_rows[0][5]) == rows[0][6] and ch_rows[1][5] == "[]"
 
     # Same load time in both engines: one batch, one ingested_at.

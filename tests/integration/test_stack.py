@@ -40,7 +40,10 @@ def test_clickhouse_refuses_wrong_password_and_fences_default_user(stack, ch_cli
 
     with pytest.raises(DatabaseError, match="Authentication failed"):
         clickhouse_connect.get_client(
-            host=stack.host, port=stack.port("CLICKHOUSE_HTTP"), username=stack["CLICKHOUSE_USER"], password="wrong"
+            host=stack.host,
+            port=stack.port("CLICKHOUSE_HTTP"),
+            username=stack["CLICKHOUSE_USER"],
+            password="wrong",
         )
     table = f"monitoring.fence_probe_{uuid.uuid4().hex[:8]}"
     ch_client.command(f"create table {table} (n UInt8) engine = MergeTree order by n")

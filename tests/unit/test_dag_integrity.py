@@ -30,7 +30,9 @@ def test_no_import_errors(dagbag):
 
 
 def test_expected_dags_exist(dagbag):
-    assert {"ingest_market_candle", "ingest_web_logs", "dbt_marts", "dashboard_benchmark"} <= set(dagbag.dag_ids)
+    assert {"ingest_market_candle", "ingest_web_logs", "dbt_marts", "dashboard_benchmark"} <= set(
+        dagbag.dag_ids
+    )
 
 
 def test_conventions(dagbag):

@@ -62,6 +62,8 @@ lint: $(VENV)/.installed ## ruff (check + format) and sqlfluff
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/sqlfluff lint include/sql
+	@# dbt/.sqlfluff sets the jinja templater, which sqlfluff reads only from the working folder.
+	@cd dbt && ../$(VENV)/bin/sqlfluff lint models
 
 format: $(VENV)/.installed ## Apply ruff's formatting and fixes
 	@$(VENV)/bin/ruff format .

@@ -69,9 +69,7 @@ def dashboard_benchmark():
         try:
             checksums = [c for e in engines for c in snapshot.read_checksums(e)]
             freshness = [f for e in engines for f in snapshot.read_freshness(e)]
-            code = (
-                params.get("code") or engines[0].fetch("select min(code) from analytics.latest_price")[0][0]
-            )
+            code = params.get("code") or snapshot.default_code(engines[0])
         finally:
             for engine in engines:
                 engine.close()

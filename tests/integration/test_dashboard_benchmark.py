@@ -62,6 +62,11 @@ def latest_latency(stack) -> list[dict]:
     return _fetch_dicts(stack, "select * from monitoring.engine_latency_ratio order by query_name")
 
 
+def run_results(stack, run_id: str) -> list[dict]:
+    """monitoring.benchmark_result rows of one run."""
+    return _fetch_dicts(stack, "select * from monitoring.benchmark_result where run_id = %s", (run_id,))
+
+
 def _marts_ready(stack) -> bool:
     from kafka_elt.stack import clickhouse
 
@@ -162,7 +167,7 @@ def test_benchmark_dag_writes_results_for_every_query_and_both_engines(stack):
     assert run["state"] == "success", run["log"][-5000:]
     run_id = run["run_id"]
 
-    results = _fetch_dicts(stack, "select * from monitoring.benchmark_result where run_id = %s", (run_id,))
+    results = run_results(stack, run_id)
     expected = {(q.name, e) for q in load_queries() for e in ENGINES}
     assert {(r["query_name"], r["engine"]) for r in results} == expected
     by_key = {(r["query_name"], r["engine"]): r for r in results}

@@ -76,15 +76,28 @@ class ClickHouseEngine:
         self.client.close()
 
 
+class EngineUnavailable(RuntimeError):
+    """Connecting to one engine failed; names the Airflow connection to check."""
+
+
 def open_engines(postgres_conn_id: str, clickhouse_conn_id: str) -> list[Engine]:
     """Both engines, from Airflow connections (credentials never pass through here)."""
     from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    pg = PostgresEngine(PostgresHook(postgres_conn_id=postgres_conn_id).get_conn())
+    try:
+        pg = PostgresEngine(PostgresHook(postgres_conn_id=postgres_conn_id).get_conn())
+    except Exception as exc:
+        raise EngineUnavailable(
+            f"cannot connect to PostgreSQL through Airflow connection {postgres_conn_id!r}: {exc}. "
+            "Is the database up (`make status`) and the connection right?"
+        ) from exc
     try:
         ch = ClickHouseEngine(ClickHouseHook(clickhouse_conn_id=clickhouse_conn_id).get_client())
-    except Exception:
+    except Exception as exc:
         pg.close()
-        raise
+        raise EngineUnavailable(
+            f"cannot connect to ClickHouse through Airflow connection {clickhouse_conn_id!r}: {exc}. "
+            "Is the server up (`make status`) and the connection right?"
+        ) from exc
     return [pg, ch]

@@ -26,7 +26,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: le
 th { font-weight: 600; background: #f5f7fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 12px; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
+         white-space: nowrap; }
 .ok { color: var(--ok); } .bad { color: var(--bad); }
 .badge.ok { background: #dafbe1; } .badge.bad { background: #ffebe9; }
 .legend span { display: inline-block; margin-right: 16px; }

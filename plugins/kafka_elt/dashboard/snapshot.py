@@ -100,6 +100,13 @@ def read_freshness(engine: Engine, pairs: Sequence[FreshnessPair] = FRESHNESS_PA
     return out
 
 
+def default_code(engine: Engine) -> str | None:
+    """The market code the OHLCV question shows when none is given: the first in
+    latest_price, so that a benchmark of any data set has one (None if no candles)."""
+    ((code,),) = _fetch(engine, "select min(code) from analytics.latest_price", "analytics.latest_price")
+    return code or None
+
+
 def mart_sizes(checksums: Sequence[MartChecksum]) -> dict[str, dict[str, int]]:
     """engine -> mart -> rows, for the benchmark results' snapshot column."""
     sizes: dict[str, dict[str, int]] = {}

@@ -38,5 +38,7 @@ def ensure_manifest(cfg: StackConfig) -> Path:
         check=False,
     )
     if result.returncode != 0:
-        raise StackError(f"`dbt parse` failed; fix the dbt project first:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+        raise StackError(
+            f"`dbt parse` failed; fix the dbt project first:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+        )
     return manifest

@@ -66,7 +66,14 @@ class ClickHouseEngine:
         result = self.client.query(sql, parameters=params or None)
         rows = result.result_rows
         elapsed = time.perf_counter() - started
-        return elapsed, QueryResult.from_driver(result.column_names, rows)
+        columns = result.column_names
+        if not columns and not rows:
+            # Some empty results come back without a data block, hence without column
+            # names; ask the server for the query's columns (outside the timed part) so
+            # that an empty answer compares equal to PostgreSQL's empty answer.
+            described = self.client.query(f"describe ({sql})", parameters=params or None)
+            columns = [row[0] for row in described.result_rows]
+        return elapsed, QueryResult.from_driver(columns, rows)
 
     def fetch(self, sql: str) -> list[tuple]:
         """Rows as the driver returns them (bookkeeping reads, not timed)."""

@@ -1,8 +1,8 @@
 """`make demo`: sample data through the whole pipeline, then a short summary.
 
 Assumes the stack is up (`make up`). Produces sample messages into every registry topic,
-triggers each ingestion DAG through Airflow's REST API, then runs the
-dbt and dashboard runs that follow, and prints the rows of every mart in each database.
+triggers each ingestion DAG through Airflow's REST API, then dbt_marts and
+dashboard_benchmark, and prints the rows of every mart in each database.
 Safe to run again: ingestion is idempotent and the marts are upserted.
 """
 

@@ -79,56 +79,34 @@ class ClickHouseSink:
         keep = [i for i, offset in enumerate(offsets) if offset not in stored]
         return [[column[i] for i in keep] for column in columns]
 
+    def _insert_new(
+        self, ctx, table: str, batch: Batch, columns: list[list], loaded_at, dag_run_id: str
+    ) -> int:
+        """Insert the rows (``columns[0]`` holds their offsets) that ``table`` does not hold yet."""
+        stored = self._stored(table, batch, columns[0])
+        if stored:
+            columns = self._keep(columns, columns[0], stored)
+        n = len(columns[0])
+        if n:
+            ctx.data = [[batch.topic] * n, [batch.partition] * n, *columns, [loaded_at] * n, [dag_run_id] * n]
+            self.client.insert(context=ctx)
+        return n
+
     def write(self, batch: Batch, ingested_at: datetime, dag_run_id: str) -> SinkResult:
         """Insert what of the batch is not stored yet. Each insert is atomic by itself."""
         loaded_at = _epoch_micros(ingested_at)
         raw, dead = batch.raw, batch.dead
         raw_inserted = dead_inserted = 0
         if len(raw):
-            n = len(raw)
             columns = [raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers]
-            stored = self._stored(self.raw_table, batch, raw.offsets)
-            if stored:
-                columns = self._keep(columns, raw.offsets, stored)
-                n = len(columns[0])
-            if n:
-                offsets, keys, values, timestamps, headers = columns
-                self._raw_ctx.data = [
-                    [batch.topic] * n,
-                    [batch.partition] * n,
-                    offsets,
-                    keys,
-                    values,
-                    timestamps,
-                    headers,
-                    [loaded_at] * n,
-                    [dag_run_id] * n,
-                ]
-                self.client.insert(context=self._raw_ctx)
-            raw_inserted = n
+            raw_inserted = self._insert_new(
+                self._raw_ctx, self.raw_table, batch, columns, loaded_at, dag_run_id
+            )
         if len(dead):
-            n = len(dead)
             columns = [dead.offsets, dead.keys, dead.values, dead.timestamps_ms, dead.headers, dead.reasons]
-            stored = self._stored(self.dead_table, batch, dead.offsets)
-            if stored:
-                columns = self._keep(columns, dead.offsets, stored)
-                n = len(columns[0])
-            if n:
-                offsets, keys, values, timestamps, headers, reasons = columns
-                self._dead_ctx.data = [
-                    [batch.topic] * n,
-                    [batch.partition] * n,
-                    offsets,
-                    keys,
-                    values,
-                    timestamps,
-                    headers,
-                    reasons,
-                    [loaded_at] * n,
-                    [dag_run_id] * n,
-                ]
-                self.client.insert(context=self._dead_ctx)
-            dead_inserted = n
+            dead_inserted = self._insert_new(
+                self._dead_ctx, self.dead_table, batch, columns, loaded_at, dag_run_id
+            )
         return SinkResult(raw_inserted, len(raw) - raw_inserted, dead_inserted, len(dead) - dead_inserted)
 
     def close(self) -> None:

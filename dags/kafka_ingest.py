@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
-from kafka_elt.assets import raw_table_assets
+from kafka_elt.assets import raw_table_assets, topic_asset
 from kafka_elt.ingest.registry import TopicSpec, load_registry
 
 DOC = """
@@ -25,24 +25,27 @@ DOC = """
 (`include/topics.yaml`), so that a new topic is a few lines of YAML, not a new DAG file.
 The DAG id is `ingest_<raw table>`.
 
-**Tasks**
-1. `apply_ddl`: creates what is missing of the raw layer in both databases
-   (`include/sql/*/raw_*.sql`; idempotent).
-2. `list_partitions`: the topic's partitions and, for each, the high watermark *now*:
-   the run drains what the topic held when it started, never chasing new messages.
-3. `drain` (mapped, one task per partition, in parallel): reads from the committed offset
-   of consumer group `{group}` up to that watermark, at most **{max_messages:,} messages
-   or {max_seconds} s** per partition (checked between batches of {batch_size:,}).
+**When it runs**: {trigger}
+
+**Tasks** (a run's fixed cost is its task starts, so there are few)
+1. `plan`: creates what is missing of the raw layer in both databases
+   (`include/sql/*/raw_*.sql`; idempotent), then reads each partition's committed offset
+   in consumer group `{group}` and its high watermark *now*: the run drains what the
+   topic held when it started, never chasing new messages (the watcher starts the next
+   run for those). Partitions with nothing to load get no drain task.
+2. `drain` (mapped, one task per partition with messages, in parallel): reads from the
+   committed offset up to that watermark, at most **{max_messages:,} messages or
+   {max_seconds} s** per partition (checked between batches of {batch_size:,}).
    Per batch: PostgreSQL (COPY, raw rows and dead letters in one transaction), then
    ClickHouse (columnar insert, skipping stored offsets), then the PostgreSQL commit,
    then a synchronous Kafka offset commit. `enable.auto.commit` is forced off
    (apache/airflow#34213). Poison messages (not UTF-8, not JSON, missing or mistyped
    fields, unparsable times) go to `{dead_letter}` with the reason; they never fail
    the run.
-4. `summarize`: totals per partition (read, loaded, dead-lettered, skipped as
-   duplicates, lag) in the log and as the return value.
-5. `publish_assets`: emits `postgres.{schema}.{table}` and `clickhouse.{schema}.{table}`
-   when the run loaded new rows (skipped otherwise), which schedules `dbt_marts`.
+3. `publish`: totals per partition (read, loaded, dead-lettered, skipped as duplicates,
+   lag) in the log and as the return value, and the Asset events
+   `postgres.{schema}.{table}` and `clickhouse.{schema}.{table}` when the run loaded new
+   rows (skipped otherwise), which schedule `dbt_marts`.
 
 **Re-running is safe**: raw tables are keyed by (topic, partition, offset); a re-read
 batch (a retry, a cleared task, a reset consumer group) is skipped in both databases.
@@ -58,16 +61,39 @@ DEFAULT_ARGS = {
 }
 
 
+def ingest_schedule(spec: TopicSpec):
+    """The topic's watcher (Asset events when messages wait) or'd with the safety clock."""
+    if not spec.watch:
+        return spec.schedule
+    topic = topic_asset(spec)
+    if spec.schedule is None:
+        return [topic]
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(spec.schedule, timezone="UTC"), assets=topic)
+
+
+def _trigger_doc(spec: TopicSpec) -> str:
+    clock = f"and on the safety clock `{spec.schedule}`" if spec.schedule else "(no clock)"
+    if not spec.watch:
+        return f"on the clock `{spec.schedule}` only (`watch: false` in the registry)."
+    return (
+        f"when topic `{spec.topic}` holds messages the consumer group has not committed: the "
+        f"Asset `kafka.{spec.topic}` is watched by `KafkaLagTrigger` in the triggerer (lag checked "
+        f"every {spec.watch_interval_seconds:g} s, fired after gathering for {spec.debounce_seconds:g} s), "
+        f"{clock}. At most one run is active; events arriving meanwhile queue one more run."
+    )
+
+
 def build_ingest_dag(spec: TopicSpec):
     """The ingestion DAG of one registry topic."""
     outlets = raw_table_assets(spec)
 
     @dag(
         dag_id=spec.dag_id,
-        schedule=spec.schedule,
+        schedule=ingest_schedule(spec),
         start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
         catchup=False,
-        # One run at a time: two runs would drain the same offsets twice over.
+        # One run at a time: two runs would drain the same offsets twice over. Asset
+        # events that arrive during a run wait in the queue and start one more run.
         max_active_runs=1,
         tags=["ingestion", "kafka", "postgres", "clickhouse", f"topic:{spec.topic}"],
         default_args=DEFAULT_ARGS,
@@ -77,6 +103,7 @@ def build_ingest_dag(spec: TopicSpec):
             table=spec.table,
             schema=spec.raw_schema,
             description=spec.description,
+            trigger=_trigger_doc(spec),
             group=spec.consumer_group or "the `kafka_default` connection's group.id",
             max_messages=spec.max_messages,
             max_seconds=spec.max_seconds,
@@ -86,18 +113,15 @@ def build_ingest_dag(spec: TopicSpec):
     )
     def ingest():
         @task
-        def apply_ddl() -> None:
-            from kafka_elt.ingest.connections import Connections
-            from kafka_elt.ingest.ddl import apply_ddl as apply
-
-            apply(spec, Connections())
-
-        @task
-        def list_partitions() -> list[dict]:
+        def plan() -> list[dict]:
             from kafka_elt.ingest.connections import Connections
             from kafka_elt.ingest.consumer import plan_partitions
+            from kafka_elt.ingest.ddl import apply_ddl
 
-            return [plan.to_dict() for plan in plan_partitions(spec, Connections())]
+            connections = Connections()
+            apply_ddl(spec, connections)
+            # Only partitions with messages to load get a drain task (a task start each).
+            return [p.to_dict() for p in plan_partitions(spec, connections) if p.lag > 0]
 
         @task(
             map_index_template="partition {{ partition }}",
@@ -119,21 +143,17 @@ def build_ingest_dag(spec: TopicSpec):
             )
             return result.to_dict()
 
-        @task
-        def summarize(results: list[dict]) -> dict:
+        @task(outlets=outlets)
+        def publish(results: list[dict]) -> dict:
             import logging
+
+            from airflow.sdk.exceptions import AirflowSkipException
 
             from kafka_elt.ingest.summary import format_summary, summarize
 
             # Indexing, not iterating: iteration probes one XCom past the end and logs an error.
             summary = summarize(spec.topic, [results[i] for i in range(len(results))])
             logging.getLogger(__name__).info("run summary\n%s", format_summary(summary))
-            return summary
-
-        @task(outlets=outlets)
-        def publish_assets(summary: dict) -> None:
-            from airflow.sdk.exceptions import AirflowSkipException
-
             if not (summary["postgres_raw_inserted"] or summary["clickhouse_raw_inserted"]):
                 # No new rows: skipping emits no Asset event, so dbt does not rebuild for nothing.
                 raise AirflowSkipException(f"no new rows in {spec.qualified_table}; no Asset event")
@@ -145,10 +165,9 @@ def build_ingest_dag(spec: TopicSpec):
                     "dead_lettered": summary["dead_lettered"],
                     "lag": summary["lag"],
                 }
+            return summary
 
-        plans = list_partitions()
-        apply_ddl() >> plans
-        publish_assets(summarize(drain.expand(plan=plans)))
+        publish(drain.expand(plan=plan()))
 
     return ingest()
 

@@ -7,6 +7,8 @@ because a table is addressed by engine and name, not by one host's URL: the same
 run against the local stack, docker compose or production, and the Assets must stay
 the same for the schedules that depend on them.
 
+- ``topic_asset(spec)``: a Kafka topic, watched by ``KafkaLagTrigger`` in the triggerer;
+  its events (messages waiting to be loaded) start ``ingest_<table>``.
 - ``RAW_ASSETS``: every registry topic's raw table in both engines. ``ingest_<table>``
   emits its two when a run loaded new rows; ``dbt_marts`` is scheduled on any of them.
 - ``MART_ASSETS``: ``dbt_marts`` emits them when both targets are built;
@@ -15,8 +17,9 @@ the same for the schedules that depend on them.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetWatcher
 
+from kafka_elt.ingest.connections import KAFKA_CONN_ID
 from kafka_elt.ingest.registry import TopicSpec, load_registry
 
 ENGINES = ("postgres", "clickhouse")
@@ -35,6 +38,24 @@ def table_asset(engine: str, schema: str, table: str) -> Asset:
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     return Asset(name=f"{engine}.{schema}.{table}", uri=f"x-kafka-elt://{engine}/{schema}/{table}")
+
+
+def topic_asset(spec: TopicSpec) -> Asset:
+    """The Kafka topic of a registry entry; with ``watch`` on, its watcher fires an event
+    whenever the topic holds messages the ingestion consumer group has not committed."""
+    watchers = []
+    if spec.watch:
+        from kafka_elt.ingest.watcher import KafkaLagTrigger
+
+        trigger = KafkaLagTrigger(
+            topic=spec.topic,
+            group_id=spec.consumer_group,
+            kafka_conn_id=KAFKA_CONN_ID,
+            poll_interval=spec.watch_interval_seconds,
+            debounce=spec.debounce_seconds,
+        )
+        watchers.append(AssetWatcher(name=f"{spec.dag_id}_lag", trigger=trigger))
+    return Asset(name=f"kafka.{spec.topic}", uri=f"x-kafka-elt://kafka/{spec.topic}", watchers=watchers)
 
 
 def raw_table_assets(spec: TopicSpec) -> list[Asset]:

@@ -42,7 +42,10 @@ def test_conventions(dagbag):
         assert dag.doc_md, f"{dag_id} has no doc_md"
         assert dag.start_date is not None and dag.start_date.tzinfo is not None
         for t in dag.tasks:
-            assert t.retries >= 1, f"{dag_id}.{t.task_id} has no retries"
+            # A dbt model's task reports the outcome of its target's build task, which is
+            # the one that retries; re-reading the same outcome would change nothing.
+            if type(t).__name__ != "DbtModelOperator":
+                assert t.retries >= 1, f"{dag_id}.{t.task_id} has no retries"
             assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id} has the default owner"
 
 

@@ -38,16 +38,15 @@ def test_dag_shape(dags, spec):
     assert f"topic:{spec.topic}" in dag.tags and "ingestion" in dag.tags
     assert "kafka_ingest.py" in dag.doc_md and "Why the DAG id is not the file name" in dag.doc_md
     tasks = dag.task_dict
-    assert set(tasks) == {"apply_ddl", "list_partitions", "drain", "summarize", "publish_assets"}
-    assert tasks["list_partitions"].upstream_task_ids == {"apply_ddl"}
-    assert tasks["drain"].upstream_task_ids == {"list_partitions"}
-    assert tasks["summarize"].upstream_task_ids == {"drain"}
-    assert tasks["publish_assets"].upstream_task_ids == {"summarize"}
+    # Few tasks: each is a process start, the fixed cost of a run.
+    assert set(tasks) == {"plan", "drain", "publish"}
+    assert tasks["drain"].upstream_task_ids == {"plan"}
+    assert tasks["publish"].upstream_task_ids == {"drain"}
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     assert isinstance(tasks["drain"], MappedOperator)  # one task instance per partition
     assert tasks["drain"].execution_timeout > timedelta(seconds=spec.max_seconds)
-    outlets = {(a.name, a.uri) for a in tasks["publish_assets"].outlets}
+    outlets = {(a.name, a.uri) for a in tasks["publish"].outlets}
     assert outlets == {
         (f"postgres.raw.{spec.table}", f"x-kafka-elt://postgres/raw/{spec.table}"),
         (f"clickhouse.raw.{spec.table}", f"x-kafka-elt://clickhouse/raw/{spec.table}"),
@@ -59,5 +58,30 @@ def test_dag_shape(dags, spec):
 def test_raw_assets_are_what_the_dbt_dag_schedules_on(dags):
     from kafka_elt.assets import RAW_ASSETS
 
-    emitted = {a.uri for dag in dags.values() for a in dag.task_dict["publish_assets"].outlets}
+    emitted = {a.uri for dag in dags.values() for a in dag.task_dict["publish"].outlets}
     assert emitted == {a.uri for a in RAW_ASSETS}
+
+
+@pytest.mark.parametrize("spec", load_registry(), ids=lambda s: s.dag_id)
+def test_runs_start_on_the_topic_watcher_or_the_safety_clock(dags, spec):
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+
+    from kafka_elt.ingest.watcher import KafkaLagTrigger
+
+    assert spec.watch and spec.schedule
+    timetable = dags[spec.dag_id].timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    asset = timetable.asset_condition
+    assert isinstance(asset, Asset)
+    assert asset.name == f"kafka.{spec.topic}"
+    (watcher,) = asset.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, KafkaLagTrigger)
+    assert (trigger.topic, trigger.poll_interval, trigger.debounce) == (
+        spec.topic,
+        spec.watch_interval_seconds,
+        spec.debounce_seconds,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "kafka_elt.ingest.watcher.KafkaLagTrigger"
+    assert KafkaLagTrigger(**kwargs).serialize() == (classpath, kwargs)

@@ -46,8 +46,15 @@ class PartitionPlan:
 def with_retries(what: str, call, timeout_s: float = KAFKA_TIMEOUT_S):
     """Run a Kafka client call, retrying errors Kafka marks retriable (coordinator moving
     or still loading, as right after a broker start) until ``timeout_s`` has passed."""
-    from confluent_kafka import KafkaException
+    from confluent_kafka import KafkaError, KafkaException
 
+    # Group-coordinator errors that librdkafka does not flag as retriable, although they
+    # only mean "ask again": seen on a fresh broker while __consumer_offsets is created.
+    coordinator_moving = {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    }
     deadline = time.monotonic() + timeout_s
     delay = 0.2
     while True:
@@ -55,7 +62,9 @@ def with_retries(what: str, call, timeout_s: float = KAFKA_TIMEOUT_S):
             return call()
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            retriable = getattr(error, "retriable", lambda: False)()
+            retriable = getattr(error, "retriable", lambda: False)() or (
+                getattr(error, "code", lambda: None)() in coordinator_moving
+            )
             if not retriable or time.monotonic() + delay > deadline:
                 raise
             log.info("%s: %s; retrying in %.1fs", what, error, delay)
@@ -82,7 +91,7 @@ def partition_state(consumer, topic: str, partition: int) -> tuple[int, int, int
     return low, high, committed.offset if committed.offset >= 0 else -1
 
 
-def list_partition_ids(consumer, spec: TopicSpec) -> list[int]:
+def list_partition_ids(consumer, topic_name: str, partitions_hint: int | None = None) -> list[int]:
     from confluent_kafka import KafkaException
 
     try:
@@ -91,14 +100,14 @@ def list_partition_ids(consumer, spec: TopicSpec) -> list[int]:
         metadata = consumer.list_topics(timeout=KAFKA_TIMEOUT_S)
     except KafkaException as exc:
         raise KafkaReadError(
-            f"cannot read the metadata of topic {spec.topic!r}: {exc}. Is the broker up (`make status`)?"
+            f"cannot read the metadata of topic {topic_name!r}: {exc}. Is the broker up (`make status`)?"
         ) from exc
-    topic = metadata.topics.get(spec.topic)
+    topic = metadata.topics.get(topic_name)
     if topic is None or topic.error is not None or not topic.partitions:
         reason = topic.error if topic is not None and topic.error is not None else "unknown topic"
         raise TopicNotFound(
-            f"topic {spec.topic!r} is not on the broker ({reason}). Create it "
-            f"({spec.partitions} partitions; `make up` creates every registry topic) or fix "
+            f"topic {topic_name!r} is not on the broker ({reason}). Create it "
+            f"({partitions_hint or 'N'} partitions; `make up` creates every registry topic) or fix "
             "include/topics.yaml."
         )
     return sorted(topic.partitions)
@@ -111,7 +120,7 @@ def plan_partitions(
     consumer = connections.consumer(group_id or spec.consumer_group)
     try:
         plans = []
-        for partition in list_partition_ids(consumer, spec):
+        for partition in list_partition_ids(consumer, spec.topic, spec.partitions):
             low, high, committed = partition_state(consumer, spec.topic, partition)
             plans.append(PartitionPlan(spec.topic, partition, high, low, committed))
     finally:

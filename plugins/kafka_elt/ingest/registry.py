@@ -30,7 +30,10 @@ _DEFAULTS: dict[str, Any] = {
     "raw_schema": "raw",
     "dead_letter_table": "dead_letter",
     "partitions": 3,
-    "schedule": "*/5 * * * *",
+    "schedule": "@hourly",
+    "watch": True,
+    "watch_interval_seconds": 1.0,
+    "debounce_seconds": 1.0,
     "batch_size": 50000,
     "max_messages": 2_000_000,
     "max_seconds": 900,
@@ -54,7 +57,12 @@ class TopicSpec:
     raw_schema: str = "raw"
     dead_letter_table: str = "dead_letter"
     partitions: int = 3
-    schedule: str | None = "*/5 * * * *"
+    # The safety clock: with ``watch`` on, runs start when the topic has unloaded messages
+    # (kafka_elt.ingest.watcher) and also on this schedule, in case the watcher is down.
+    schedule: str | None = "@hourly"
+    watch: bool = True
+    watch_interval_seconds: float = 1.0
+    debounce_seconds: float = 1.0
     batch_size: int = 50000
     max_messages: int = 2_000_000
     max_seconds: int = 900
@@ -103,6 +111,14 @@ def _check_spec(spec: TopicSpec, source: str) -> None:
         raise RegistryError(f"{where}: unknown `kind` {spec.kind!r}; known kinds: {', '.join(sorted(KINDS))}")
     for field in ("partitions", "batch_size", "max_messages", "max_seconds"):
         _check_positive_int(getattr(spec, field), where, field)
+    if not isinstance(spec.watch, bool):
+        raise RegistryError(f"{where}: `watch` must be true or false, got {spec.watch!r}")
+    for field in ("watch_interval_seconds", "debounce_seconds"):
+        value = getattr(spec, field)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or value > 3600:
+            raise RegistryError(f"{where}: `{field}` must be a number of seconds in [0, 3600], got {value!r}")
+    if spec.watch_interval_seconds < 0.1:
+        raise RegistryError(f"{where}: `watch_interval_seconds` must be at least 0.1")
     if spec.schedule is not None and not (isinstance(spec.schedule, str) and spec.schedule.strip()):
         raise RegistryError(f"{where}: `schedule` must be a cron expression, a preset or null")
     if spec.consumer_group is not None and not (isinstance(spec.consumer_group, str) and spec.consumer_group):

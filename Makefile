@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STACK    := $(PY) -m kafka_elt.stack
 PYTEST_ARGS ?=
 
-.PHONY: help install install-browser up down status logs demo test test-unit lint format bench clean
+.PHONY: help install install-browser up down status logs demo test test-unit lint format bench bench-freshness bench-idle clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ status: ## Show which services run, their pid, memory and log file
 logs: ## Tail every service's log (make logs S=kafka for one)
 	@$(STACK) logs $(S)
 
-demo: up ## Produce sample data, run ingestion then dbt through Airflow, print a summary
+demo: up ## Produce sample data, wait for the event-driven pipeline, print a summary
 	@$(PY) -m kafka_elt.demo
 
 test: install install-browser ## Start what the tests need and run the whole suite
@@ -71,6 +71,12 @@ format: $(VENV)/.installed ## Apply ruff's formatting and fixes
 
 bench: up ## Ingestion benchmark: 1M candle messages into both databases
 	@$(PY) bench/ingest_bench.py
+
+bench-freshness: up ## Event-to-mart latency: 500 msg/s per topic for 10 min (ARGS="--rate 100 --duration 120")
+	@$(PY) bench/freshness.py $(ARGS)
+
+bench-idle: up ## What the stack costs with nothing arriving: CPU per service over 10 min, runs started
+	@$(PY) bench/idle.py $(ARGS)
 
 clean: down ## Stop the stack and delete its state (data, logs, secrets)
 	rm -rf .stack

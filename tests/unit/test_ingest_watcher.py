@@ -57,6 +57,17 @@ def test_message_arriving_during_a_run_fires_again_once_the_run_commits():
     assert run(d, timeline) == [1, 4, 8]
 
 
+def test_commits_of_messages_already_announced_fire_nothing():
+    d = LagDecision(debounce=0.0, refire_after=60.0)
+    timeline = [
+        (0, snap({0: 0}, {0: 30})),  # fires: the queued run will drain up to 30 at least
+        (1, snap({0: 10}, {0: 30})),  # it commits a first batch: nothing new to announce
+        (2, snap({0: 20}, {0: 30})),
+        (3, snap({0: 30}, {0: 30})),
+    ]
+    assert run(d, timeline) == [0]
+
+
 def test_unchanged_lag_fires_again_after_refire_after():
     d = LagDecision(debounce=0.0, refire_after=30.0)
     stuck = snap({0: 3}, {0: 9})  # e.g. the run failed: nothing committed

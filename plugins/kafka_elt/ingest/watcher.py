@@ -13,8 +13,8 @@ would skip them and in another group would still need its own offsets; see the R
 When it fires (an Asset event, which queues one ingestion run):
 - lag appears after a quiet spell: it waits ``debounce`` seconds first, so a burst lands
   in one run rather than one run per message;
-- lag remains and the group's committed offsets have moved since the last event (a run
-  loaded something, and more arrived meanwhile): at once, so a message arriving during
+- messages arrived after the last event, and the group's committed offsets have moved
+  since (the run that event queued is loading): at once, so a message arriving during
   a run is taken by the next run, not by the safety clock;
 - lag remains and nothing has moved for ``refire_after`` seconds (a run failed, or the
   event was consumed by a run that had planned before the message arrived): again.
@@ -57,7 +57,9 @@ class LagSnapshot:
     def as_extra(self) -> dict[str, Any]:
         return {
             "lag": self.lag,
-            "partitions": {str(p): {"committed": self.committed.get(p), "high": h} for p, h in self.high.items()},
+            "partitions": {
+                str(p): {"committed": self.committed.get(p), "high": h} for p, h in self.high.items()
+            },
         }
 
 
@@ -116,14 +118,21 @@ class LagProbe:
 
 
 class LagDecision:
-    """When to fire, from successive snapshots (pure logic, unit-tested on its own)."""
+    """When to fire, from successive snapshots (pure logic, unit-tested on its own).
+
+    An event queues a run that starts after the event, so that run drains at least up to
+    the high watermarks seen when the event fired. Firing again is only needed for
+    messages past those watermarks, and only once the queued run has begun to commit
+    (before that, another event would fold into the same queued run anyway).
+    """
 
     def __init__(self, debounce: float, refire_after: float) -> None:
         self.debounce = debounce
         self.refire_after = refire_after
         self.lag_since: float | None = None  # when lag appeared after a quiet spell
         self.fired_at: float | None = None
-        self.fired_committed: dict[int, int] | None = None
+        self.fired_high: dict[int, int] = {}
+        self.fired_committed: dict[int, int] = {}
 
     def observe(self, snap: LagSnapshot, now: float) -> str | None:
         """The reason to fire now, or None."""
@@ -131,7 +140,6 @@ class LagDecision:
             # Everything loaded: the next message starts a new debounce window.
             self.lag_since = None
             self.fired_at = None
-            self.fired_committed = None
             return None
         if self.fired_at is None:
             if self.lag_since is None:
@@ -139,7 +147,8 @@ class LagDecision:
             if now - self.lag_since >= self.debounce:
                 return "new messages"
             return None
-        if snap.committed != self.fired_committed:
+        newer = any(high > self.fired_high.get(p, 0) for p, high in snap.high.items())
+        if newer and snap.committed != self.fired_committed:
             return "more messages after a run loaded"
         if now - self.fired_at >= self.refire_after:
             return "lag unchanged since the last event"
@@ -147,6 +156,7 @@ class LagDecision:
 
     def fired(self, snap: LagSnapshot, now: float) -> None:
         self.fired_at = now
+        self.fired_high = dict(snap.high)
         self.fired_committed = dict(snap.committed)
 
 
@@ -211,10 +221,14 @@ class KafkaLagTrigger(BaseEventTrigger):
                     failures += 1
                     level = logging.WARNING if failures in (1, 10) or failures % 60 == 0 else logging.DEBUG
                     self.log.log(
-                        level, "cannot read the lag of %r (attempt %d): %s; retrying", self.topic, failures, exc
+                        level,
+                        "cannot read the lag of %r (attempt %d): %s; retrying",
+                        self.topic,
+                        failures,
+                        exc,
                     )
                     await asyncio.to_thread(probe.close)
-                    await asyncio.sleep(min(self.poll_interval * 2**min(failures, 5), 30.0))
+                    await asyncio.sleep(min(self.poll_interval * 2 ** min(failures, 5), 30.0))
                     continue
                 now = time.monotonic()
                 reason = decision.observe(snap, now)

@@ -104,7 +104,9 @@ def service(cfg: StackConfig) -> Service:
             "java",
             f"-Xmx{heap}",
             f"-Xms{heap}",
-            "-XX:+UseG1GC",
+            # One small broker on a shared 2-core machine: the serial collector has no
+            # concurrent GC threads waking up while the broker idles.
+            "-XX:+UseSerialGC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
             "-cp",

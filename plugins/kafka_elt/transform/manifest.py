@@ -64,9 +64,7 @@ def load_models(path: Path) -> list[Model]:
                 unique_id=uid,
                 name=node["name"],
                 depends_on=tuple(n for n in upstream if n in models),
-                sources=tuple(
-                    ".".join(n.split(".")[-2:]) for n in upstream if n.startswith("source.")
-                ),
+                sources=tuple(".".join(n.split(".")[-2:]) for n in upstream if n.startswith("source.")),
                 tests=tuple(sorted(tests[uid])),
             )
         )

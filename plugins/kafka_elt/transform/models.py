@@ -47,7 +47,9 @@ def model_outcome(model_id: str, tests: Sequence[str], results: dict) -> tuple[s
     if model is None:
         scope = " ".join(results.get("select") or [])
         return "skipped", [f"{model_id} was not selected in this build ({scope}): nothing new upstream"]
-    lines = [f"{model_id}: {model['status']} in {model['seconds']:.2f}s {model.get('message') or ''}".rstrip()]
+    lines = [
+        f"{model_id}: {model['status']} in {model['seconds']:.2f}s {model.get('message') or ''}".rstrip()
+    ]
     failed = model["status"] in FAILED
     ran_tests = [(t, nodes[t]) for t in tests if t in nodes]
     for test_id, test in ran_tests:
@@ -172,7 +174,9 @@ class DbtModelOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         # Only reached if the triggerer path is unavailable: defer from the worker instead.
-        self.defer(trigger=DbtModelTrigger(**self.start_trigger_args.trigger_kwargs), method_name="execute_complete")
+        self.defer(
+            trigger=DbtModelTrigger(**self.start_trigger_args.trigger_kwargs), method_name="execute_complete"
+        )
 
     def execute_complete(self, context: Any, event: Any = None) -> None:
         return None

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from asgiref.sync import sync_to_async
 from airflow.triggers.base import (
     BaseTrigger,
     StartTriggerArgs,
@@ -32,6 +31,7 @@ from airflow.triggers.base import (
     TaskSuccessEvent,
     TriggerEvent,
 )
+from asgiref.sync import sync_to_async
 
 from kafka_elt.transform.build import FAILED, RESULTS_XCOM_KEY
 

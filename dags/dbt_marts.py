@@ -10,7 +10,7 @@ import pendulum
 from airflow.sdk import AssetAny, TaskGroup, dag, get_current_context, task
 
 from kafka_elt.assets import MART_ASSETS, RAW_ASSETS
-from kafka_elt.transform.manifest import load_models
+from kafka_elt.transform.manifest import Model, load_models
 from kafka_elt.transform.models import DbtModelOperator
 
 DBT_PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parents[1] / "dbt"))
@@ -34,10 +34,11 @@ shows how that model and its tests ended.
   letters. A manual run builds everything.
 * **Tasks**: `<target>.build` runs dbt from its own venv (`DBT_EXECUTABLE`) as one
   process with dbt's threads, incremental parsing kept per target in
-  `dbt/target/<target>/`, and logs a line per model and test. `<target>.<model>` tasks
-  start in the triggerer, not on a worker: they wait for the build and end as their
-  model and its tests ended (failed: the log names the failing test and dbt's message;
-  skipped: not selected this run, or dbt skipped it after an upstream failure).
+  `dbt/target/<target>/`, and logs a line per model and test. Then one
+  `<target>.<model>` task per model ends as that model and its tests ended in the build
+  (failed: its log names the failing test and dbt's message; skipped: not selected this
+  run, or dbt skipped it after an upstream failure). Model tasks run in the triggerer,
+  not on a worker: they cost no process start.
 * **When it fails**: read `<target>.build`'s log (or the failed model's), fix the model
   or the data, then clear `<target>.build` with its downstream tasks: every model is
   idempotent, so building again is safe. Model tasks are not retried on their own:
@@ -55,8 +56,17 @@ def _changed_raw_assets(context) -> list[str]:
     return names
 
 
-def _target_group(target: str, models) -> tuple[object, list]:
-    with TaskGroup(group_id=target, tooltip=f"dbt build --target {target}, one task per model") as group:
+def _model_doc(model: Model, target: str, readers: list[str]) -> str:
+    reads = [uid.rsplit(".", 1)[-1] for uid in model.depends_on] or [f"source {s}" for s in model.sources]
+    return (
+        f"dbt model `{model.name}` on `{target}`, {len(model.tests)} tests. Reads: "
+        f"{', '.join(reads)}; read by: {', '.join(readers) or 'nothing'}. Its outcome is the one in "
+        f"`{target}.build`; clear that task to build it again."
+    )
+
+
+def _target_group(target: str, models: list[Model]) -> list:
+    with TaskGroup(group_id=target, tooltip=f"dbt build --target {target}, one task per model"):
 
         @task(
             task_id="build",
@@ -83,24 +93,23 @@ def _target_group(target: str, models) -> tuple[object, list]:
             return {"seconds": result.seconds, "nodes": len(result.nodes)}
 
         build_task = build()
-        tasks = {
-            m.unique_id: DbtModelOperator(
+        readers = {m.unique_id: [r.name for r in models if m.unique_id in r.depends_on] for m in models}
+        model_tasks = [
+            DbtModelOperator(
                 task_id=m.name,
                 build_task_id=f"{target}.build",
                 model_id=m.unique_id,
                 tests=m.tests,
-                # Every model task waits for the build from the start (no waves of task
-                # starts): its upstream edges only draw dbt's lineage.
-                trigger_rule="always",
-                doc_md=f"dbt model `{m.name}` on `{target}`; tests: {len(m.tests)}.",
+                # After the build, whatever its outcome, all at once: each reads the
+                # build's results once. (dbt's lineage is in each task's doc, not in
+                # edges: edges would start them in waves, one scheduler round each.)
+                trigger_rule="all_done",
+                doc_md=_model_doc(m, target, readers[m.unique_id]),
             )
             for m in models
-        }
-        for m in models:
-            for upstream in m.depends_on:
-                tasks[upstream] >> tasks[m.unique_id]
-        leaves = [t for uid, t in tasks.items() if not any(uid in m.depends_on for m in models)]
-    return group, [build_task, *leaves]
+        ]
+        build_task >> model_tasks
+    return model_tasks
 
 
 @dag(
@@ -122,9 +131,7 @@ def dbt_marts():
     models = load_models(DBT_PROJECT_DIR / "target" / "manifest.json")
     publish = publish_marts()
     for target in TARGETS:
-        _, ends = _target_group(target, models)
-        for end in ends:
-            end >> publish
+        _target_group(target, models) >> publish
 
 
 dbt_marts()

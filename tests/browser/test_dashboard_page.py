@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import itertools
 import json
 import shutil
@@ -185,6 +186,37 @@ def stored_medians(stack, run_id: str) -> dict[tuple[str, str], float]:
     return {(r["query_name"], r["engine"]): r["median_ms"] for r in run_results(stack, run_id)}
 
 
+# (engine, mart) pairs of the page's live freshness.
+LIVE_PAIRS = {(e, m) for e in ("postgres", "clickhouse") for m in ("market_candle", "user_footprint")}
+# The mart column holding each mart's event time (a Kafka timestamp), as the page reads it.
+EVENT_COLUMNS = {"market_candle": "updated_at", "user_footprint": "produced_at"}
+
+
+def _utc(value: str | dt.datetime) -> dt.datetime:
+    value = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _age_of(iso: str) -> float:
+    return (dt.datetime.now(dt.UTC) - _utc(iso)).total_seconds()
+
+
+def exact_newest(pg_conn, ch_client) -> dict[tuple[str, str], dt.datetime]:
+    """(engine, mart) -> max(event column) over the whole mart: the slow, exact answer the
+    page's cheap queries must give."""
+    newest = {}
+    with pg_conn.cursor() as cur:
+        for mart, column in EVENT_COLUMNS.items():
+            cur.execute(f"select max({column}) from analytics.{mart}")
+            newest["postgres", mart] = _utc(cur.fetchone()[0])
+    pg_conn.rollback()  # no snapshot held open between the reads
+    for mart, column in EVENT_COLUMNS.items():
+        newest["clickhouse", mart] = _utc(
+            ch_client.query(f"select max({column}) from analytics.{mart}").result_rows[0][0]
+        )
+    return newest
+
+
 IFRAME = "document.querySelector('iframe[title=\"Engine comparison\"]')"
 DOC = f"({IFRAME} && {IFRAME}.contentDocument)"
 
@@ -215,6 +247,15 @@ def test_logged_in_user_sees_chart_and_agreement_table_with_real_numbers(stack, 
         f"[...{DOC}.querySelectorAll('#agreement-table tbody tr')].map(tr => "
         "[...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"
     )
+    # The live freshness block is part of the same document: no waiting beyond the chart.
+    live_rows = page.js(
+        f"[...{DOC}.querySelectorAll('#live-freshness-table tbody tr')].map(tr => "
+        "[tr.dataset.engine, tr.dataset.mart, tr.dataset.status, tr.dataset.ageSeconds])"
+    )
+    live_summary = page.js(
+        f"[...{DOC}.querySelectorAll('#live-freshness-summary li')].map(li => li.innerText.trim())"
+    )
+    live_checked_at = page.js(f"{DOC}.querySelector('#live-checked-at time')?.getAttribute('datetime')")
     last_run = page.js(f"{DOC}.querySelector('#last-run').innerText")
     run_id = page.js(f"{DOC}.querySelector('#last-run code').innerText")
     screenshot = page.screenshot(OUTPUT / "dashboard_page.png")
@@ -244,6 +285,17 @@ def test_logged_in_user_sees_chart_and_agreement_table_with_real_numbers(stack, 
 
     assert "Benchmark last ran" in last_run
     assert screenshot.stat().st_size > 20_000
+
+    # Freshness now, read live for this page load: every mart on both engines, with an age.
+    assert live_rows, "the page has no live freshness block (#live-freshness-table)"
+    assert {(engine, mart) for engine, mart, *_ in live_rows} == LIVE_PAIRS, live_rows
+    for engine, mart, status, age in live_rows:
+        assert status == "ok", (engine, mart, status, live_summary)
+        assert float(age) > -5, (engine, mart, age)  # a Kafka timestamp, not in the future
+    assert len(live_summary) == len(LIVE_PAIRS)
+    for line in live_summary:
+        assert " newest event " in line and " ago" in line, line
+    assert _age_of(live_checked_at) < 120, live_checked_at  # read for this request
 
 
 def test_visitor_without_a_session_is_sent_to_the_login_page(stack, chromium):
@@ -282,3 +334,38 @@ def test_api_answers_with_a_valid_token(stack, latest_figures):
         body = json.load(response)
     assert body["has_results"] is True
     assert {r["query_name"] for r in body["latency"]} == {r["query_name"] for r in latest_figures}
+    assert body["sources"]["live_freshness"].startswith("live")
+    assert body["sources"]["latency"].startswith("stored")
+
+
+def test_api_freshness_is_read_live_and_equals_the_newest_event_in_each_mart(stack, pg_conn, ch_client):
+    """The index-walking queries give the same newest event as a full max() over the mart:
+    between an exact read before the request and one after it (the pipeline may be
+    writing meanwhile)."""
+    from kafka_elt.stack.airflow import token
+
+    request = urllib.request.Request(
+        f"{stack.airflow_url}/engine-comparison/api/summary",
+        headers={"Authorization": f"Bearer {token(stack)}"},
+    )
+    before = exact_newest(pg_conn, ch_client)
+    started = dt.datetime.now(dt.UTC)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        live = json.load(response)["live_freshness"]
+    finished = dt.datetime.now(dt.UTC)
+    after = exact_newest(pg_conn, ch_client)
+
+    assert started - dt.timedelta(seconds=1) <= _utc(live["checked_at"]) <= finished + dt.timedelta(seconds=1)
+    assert all(e["available"] for e in live["engines"]), live["engines"]
+    rows = {(r["engine"], r["mart"]): r for r in live["rows"]}
+    assert rows.keys() == LIVE_PAIRS
+    for key, row in rows.items():
+        assert row["status"] == "ok", row
+        assert row["event_column"] == EVENT_COLUMNS[key[1]]
+        shown = _utc(row["mart_newest_event_at"])
+        assert before[key] <= shown <= after[key], (key, before[key], shown, after[key])
+        assert row["mart_event_age_seconds"] == pytest.approx(
+            (_utc(live["checked_at"]) - shown).total_seconds(), abs=0.01
+        )
+        assert row["raw_newest_kafka_at"] and row["raw_last_ingested_at"], row
+        assert row["summary"].startswith(f"{key[1]} on "), row

@@ -87,24 +87,49 @@ class EngineUnavailable(RuntimeError):
     """Connecting to one engine failed; names the Airflow connection to check."""
 
 
-def open_engines(postgres_conn_id: str, clickhouse_conn_id: str) -> list[Engine]:
-    """Both engines, from Airflow connections (credentials never pass through here)."""
-    from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
+def open_postgres(conn_id: str, *, statement_timeout_s: float | None = None) -> PostgresEngine:
+    """PostgreSQL through an Airflow connection; ``statement_timeout_s`` bounds every
+    statement on the server (set at login, so no query runs without it)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+    options = (
+        None if statement_timeout_s is None else f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+    )
     try:
-        pg = PostgresEngine(PostgresHook(postgres_conn_id=postgres_conn_id).get_conn())
+        return PostgresEngine(PostgresHook(postgres_conn_id=conn_id, options=options).get_conn())
     except Exception as exc:
         raise EngineUnavailable(
-            f"cannot connect to PostgreSQL through Airflow connection {postgres_conn_id!r}: {exc}. "
+            f"cannot connect to PostgreSQL through Airflow connection {conn_id!r}: {exc}. "
             "Is the database up (`make status`) and the connection right?"
         ) from exc
+
+
+def open_clickhouse(conn_id: str, *, timeout_s: float | None = None) -> ClickHouseEngine:
+    """ClickHouse through an Airflow connection; ``timeout_s`` bounds connecting, every
+    HTTP exchange (client side) and every query's execution (server side)."""
+    from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
+
+    kwargs: dict[str, Any] = {}
+    if timeout_s is not None:
+        kwargs = {
+            "client_kwargs": {"connect_timeout": timeout_s, "send_receive_timeout": timeout_s + 1},
+            "session_settings": {"max_execution_time": max(int(timeout_s), 1)},
+        }
     try:
-        ch = ClickHouseEngine(ClickHouseHook(clickhouse_conn_id=clickhouse_conn_id).get_client())
+        return ClickHouseEngine(ClickHouseHook(clickhouse_conn_id=conn_id, **kwargs).get_client())
     except Exception as exc:
-        pg.close()
         raise EngineUnavailable(
-            f"cannot connect to ClickHouse through Airflow connection {clickhouse_conn_id!r}: {exc}. "
+            f"cannot connect to ClickHouse through Airflow connection {conn_id!r}: {exc}. "
             "Is the server up (`make status`) and the connection right?"
         ) from exc
+
+
+def open_engines(postgres_conn_id: str, clickhouse_conn_id: str) -> list[Engine]:
+    """Both engines, from Airflow connections (credentials never pass through here)."""
+    pg = open_postgres(postgres_conn_id)
+    try:
+        ch = open_clickhouse(clickhouse_conn_id)
+    except Exception:
+        pg.close()
+        raise
     return [pg, ch]

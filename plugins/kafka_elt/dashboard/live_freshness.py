@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafka_elt.dashboard.engines import Engine
+from kafka_elt.dashboard.engines import Engine, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +211,11 @@ def as_utc(value: Any) -> dt.datetime | None:
 
 
 def short_error(exc: BaseException) -> str:
-    """The exception's type and first line, bounded: shown on the page."""
+    """The exception's type and first line, bounded: shown on the page. (Our own
+    EngineUnavailable says what failed and what to check; its name adds nothing.)"""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if not (text and isinstance(exc, EngineUnavailable)):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "\u2026"
 
 

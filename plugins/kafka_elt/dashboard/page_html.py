@@ -11,6 +11,8 @@ import math
 from html import escape
 from typing import Any
 
+from kafka_elt.dashboard.live_freshness import format_age, format_gap
+
 ENGINES = (("postgres", "PostgreSQL", "#336791"), ("clickhouse", "ClickHouse", "#e0a000"))
 
 _CSS = """
@@ -30,6 +32,12 @@ code { font-size: 12px; }
          white-space: nowrap; }
 .ok { color: var(--ok); } .bad { color: var(--bad); }
 .badge.ok { background: #dafbe1; } .badge.bad { background: #ffebe9; }
+.badge.live { background: #ddf4ff; color: #0550ae; } .badge.stored { background: #eef1f4; color: var(--muted); }
+h2 .badge { margin-left: 8px; vertical-align: 2px; font-weight: 600; }
+ul.summary { margin: 4px 0 10px; padding-left: 20px; }
+td.error { color: var(--bad); }
+#live-freshness-table td { white-space: nowrap; } #live-freshness-table td.error { white-space: normal; }
+#live-freshness-table th[colspan] { text-align: center; border-bottom: 1px solid var(--line); }
 .legend span { display: inline-block; margin-right: 16px; }
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; }
 svg text { font: 12px system-ui, sans-serif; fill: var(--fg); }
@@ -232,8 +240,131 @@ def _freshness_table(rows: list[dict[str, Any]]) -> str:
     return f'<table id="freshness-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
+def _snapshot_note(rows: list[dict[str, Any]], what: str) -> str:
+    """'taken at <time> by run <id>' for a stored snapshot (its rows share one run)."""
+    first = rows[0] if rows else {}
+    if not first.get("taken_at"):
+        return f"{what} by the last benchmark run."
+    run = f" (run <code>{_e(first['run_id'])}</code>)" if first.get("run_id") else ""
+    return (
+        f'{what} by the last benchmark run, at <time datetime="{_e(first["taken_at"])}">'
+        f"{_e(_when(first['taken_at']))}</time>{run}."
+    )
+
+
+def _live_cells(r: dict[str, Any], error: str | None) -> str:
+    raw = (
+        f"<td><code>{_e(r['raw_table'])}</code></td>"
+        f"<td>{_e(_when(r.get('raw_newest_kafka_at')))}</td>"
+        f'<td class="num">{_e(format_age(r.get("raw_newest_age_seconds")))}</td>'
+        f'<td class="num">{_e(format_age(r.get("raw_ingested_age_seconds")))}</td>'
+    )
+    if r["status"] == "unavailable":
+        return (
+            f'<td colspan="2" class="error"><span class="badge bad">unavailable</span> {_e(error)}</td>'
+            f'{raw}<td class="num">\u2013</td>'
+        )
+    if r["status"] == "empty":
+        event = '<td colspan="2">no rows yet</td>'
+    else:
+        event = (
+            f"<td>{_e(_when(r.get('mart_newest_event_at')))}</td>"
+            f'<td class="num age">{_e(format_age(r.get("mart_event_age_seconds")))}</td>'
+        )
+    gap = f'<td class="num">{_e(format_gap(r.get("mart_behind_raw_seconds")))}</td>'
+    return event + raw + gap
+
+
+def _live_context(r: dict[str, Any]) -> str:
+    """After the summary: the raw table's newest message and the dbt lag, in words."""
+    if not r.get("raw_newest_kafka_at"):
+        return ""
+    text = (
+        f"; {r['raw_table']}: newest message produced {format_age(r.get('raw_newest_age_seconds'))}, "
+        f"loaded {format_age(r.get('raw_ingested_age_seconds'))}"
+    )
+    if r.get("mart_behind_raw_seconds") is not None:
+        text += f"; mart behind raw by {format_gap(r['mart_behind_raw_seconds'])}"
+    return text
+
+
+def live_freshness_section(live: dict[str, Any] | None) -> str:
+    """The "Freshness now" block: read from both engines for this request."""
+    title = '<h2 id="live-freshness">Freshness now <span class="badge live">live</span></h2>'
+    if not live:
+        return f'{title}<p class="note">Live freshness was not read.</p>'
+    rows = live.get("rows", [])
+    checked = (
+        f'<p id="live-checked-at">Read from both databases when this page was requested, at '
+        f'<time datetime="{_e(live.get("checked_at"))}">{_e(_when(live.get("checked_at")))}</time>; '
+        "ages are against that moment. Reload the page for new figures.</p>"
+    )
+    down = "".join(
+        f'<p class="bad engine-down" data-engine="{_e(e["engine"])}">{_e(e["engine_label"])} unavailable: '
+        f"{_e(e.get('error'))}</p>"
+        for e in live.get("engines", [])
+        if not e.get("available")
+    )
+    # A row whose error is its engine's (the engine is down) points at the line above
+    # instead of repeating it.
+    engine_errors = {e["engine"]: e.get("error") for e in live.get("engines", []) if not e.get("available")}
+    errors = {
+        id(r): (
+            f"{r['engine_label']} did not answer (see above)"
+            if r.get("error") and r.get("error") == engine_errors.get(r["engine"])
+            else r.get("error")
+        )
+        for r in rows
+    }
+    summary = "".join(
+        f'<li data-engine="{_e(r["engine"])}" data-mart="{_e(r["mart"])}" data-status="{_e(r["status"])}">'
+        + (
+            f"<strong>{_e(r['mart'])} on {_e(r['engine_label'])}: unavailable</strong> ({_e(errors[id(r)])})"
+            if r["status"] == "unavailable"
+            else f"<strong>{_e(r.get('summary'))}</strong>{_e(_live_context(r))}"
+        )
+        + "</li>"
+        for r in rows
+    )
+    head = (
+        '<tr><th rowspan="2">engine</th><th rowspan="2">mart</th><th colspan="3">newest event in the mart</th>'
+        '<th colspan="4">newest message in the raw table of the same topic</th>'
+        '<th rowspan="2" class="num">mart behind raw<br>(dbt lag)</th></tr>'
+        '<tr><th>event column</th><th>event time</th><th class="num">age</th><th>raw table</th>'
+        '<th>Kafka timestamp</th><th class="num">produced</th><th class="num">loaded (ingested_at)</th></tr>'
+    )
+    body = "".join(
+        f'<tr data-engine="{_e(r["engine"])}" data-mart="{_e(r["mart"])}" data-status="{_e(r["status"])}" '
+        f'data-age-seconds="{_e(r.get("mart_event_age_seconds"))}">'
+        f"<td>{_e(r['engine_label'])}</td><td><code>{_e(r['mart'])}</code></td>"
+        f"<td><code>{_e(r['event_column'])}</code></td>{_live_cells(r, errors[id(r)])}</tr>"
+        for r in rows
+    )
+    meanings = "; ".join(
+        f"<code>{_e(mart)}.{_e(c['column'])}</code>: {_e(c['meaning'])}"
+        for mart, c in live.get("event_columns", {}).items()
+    )
+    timeout = live.get("statement_timeout_seconds")
+    timeout = f"{timeout:g}" if isinstance(timeout, int | float) else timeout
+    note = (
+        f'<p class="note">Event time of a mart row: {meanings}. Raw behind now is ingestion lag (or a topic '
+        "with no new messages); mart behind raw, both Kafka timestamps, is what dbt has not built yet. "
+        "PostgreSQL answers through indexes (the newest offset of each Kafka partition; for "
+        "<code>market_candle</code> the newest candle of each code and the candles loaded last), ClickHouse "
+        f"with <code>max()</code> of the column; each statement may take at most {_e(timeout)} s, and an "
+        "engine that does not answer shows as unavailable.</p>"
+    )
+    return (
+        f'{title}{checked}{down}<ul class="summary" id="live-freshness-summary">{summary}</ul>'
+        f'<table id="live-freshness-table"><thead>{head}</thead><tbody>{body}</tbody></table>{note}'
+    )
+
+
 def render_page(data: dict[str, Any]) -> str:
-    if not data.get("has_results"):
+    stored = '<span class="badge stored">last benchmark run</span>'
+    if data.get("results_error"):
+        main = f'<p id="last-run" class="bad">{_e(data["results_error"])}</p>'
+    elif not data.get("has_results"):
         main = (
             '<p id="last-run">The benchmark has not run yet. Trigger the <code>dashboard_benchmark</code> DAG '
             "(it also runs by itself after every <code>dbt_marts</code> run).</p>"
@@ -249,28 +380,41 @@ def render_page(data: dict[str, Any]) -> str:
             f"</time> (run <code>{_e(run['run_id'])}</code>): {_e(run['queries'])} queries, "
             f"{_e(run['repetitions'])} timed repetitions per engine after {_e(run['warmups'])} warm-up(s). "
             f"Answers of the two engines: {_agree(run.get('all_agree'), 'all agree', 'some differ')}</p>"
-            "<h2>Median latency per query</h2>"
+            f"<h2>Median latency per query {stored}</h2>"
             f'<figure><div class="legend">{legend}</div>{latency_chart(data["latency"])}'
             "<figcaption>Log scale. Bars: median of the timed repetitions; tick: p95. CH/PG below 1 means "
             "ClickHouse answered faster. Timed: sending the query over an open connection and receiving every "
             "row.</figcaption></figure>"
             f"{_latency_table(data['latency'])}"
         )
+    stored_sections = ""
+    if not data.get("results_error"):
+        agreement, freshness = data.get("agreement", []), data.get("freshness", [])
+        stored_sections = (
+            f"<h2>Do both databases hold the same marts? {stored}</h2>"
+            '<p class="note">Row count and order-independent checksum of each mart (dbt model '
+            f"<code>mart_checksums</code>), {_snapshot_note(agreement, 'snapshotted')}</p>"
+            f"{_agreement_table(agreement)}"
+            f'<h2 id="stored-freshness">Freshness at the last benchmark run {stored}</h2>'
+            '<p class="note">Not live (see <a href="#live-freshness">Freshness now</a> for that): newest Kafka '
+            "message timestamp loaded into each raw table, and the newest one the mart built from it reflected, "
+            f"{_snapshot_note(freshness, 'read')} The gap is how far the marts lagged ingestion then.</p>"
+            f"{_freshness_table(freshness)}"
+        )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Engine comparison</title><style>{_CSS}</style></head><body>"
         "<h1>Engine comparison: PostgreSQL vs ClickHouse</h1>"
+        '<p class="note">Figures marked <span class="badge live">live</span> are read from both databases '
+        'when this page is requested; those marked <span class="badge stored">last benchmark run</span> were '
+        "stored by the <code>dashboard_benchmark</code> DAG when it last ran.</p>"
+        f"{live_freshness_section(data.get('live_freshness'))}"
+        f"<h2>Last benchmark run {stored}</h2>"
         f"{main}"
-        "<h2>Do both databases hold the same marts?</h2>"
-        '<p class="note">Row count and order-independent checksum of each mart (dbt model '
-        "<code>mart_checksums</code>), snapshotted by the latest benchmark run.</p>"
-        f"{_agreement_table(data.get('agreement', []))}"
-        "<h2>Freshness</h2>"
-        '<p class="note">Newest Kafka message timestamp loaded into each raw table, and the newest one the mart '
-        "built from it reflects: the gap is how far the marts lag ingestion.</p>"
-        f"{_freshness_table(data.get('freshness', []))}"
-        "<footer><p>Read from the <code>monitoring</code> schema in PostgreSQL, written by the "
-        "<code>dashboard_benchmark</code> DAG. Loading this page runs no benchmark query.</p></footer>"
+        f"{stored_sections}"
+        "<footer><p>Benchmark figures: read from the <code>monitoring</code> schema in PostgreSQL, written by "
+        "the <code>dashboard_benchmark</code> DAG; loading this page runs no benchmark query. Live freshness: "
+        "a few index-backed reads per engine on every request.</p></footer>"
         "</body></html>"
     )

@@ -36,7 +36,7 @@ RUN set -eux; \
     fi; \
     if [ -f constraints.txt ]; then set -- -c constraints.txt; else set --; fi; \
     pip install --no-cache-dir -r requirements-image.txt "$@"; \
-    python -c "import airflow.providers.apache.kafka, airflow.providers.clickhousedb, clickhouse_connect, cosmos"
+    python -c "import airflow.providers.apache.kafka, airflow.providers.clickhousedb, clickhouse_connect"
 
 # Laid out as in the repository, so code that finds include/ and dbt/ relative to the
 # kafka_elt package works unchanged. plugins/ is on the path for tasks and DAG files alike.

@@ -383,7 +383,6 @@ def airflow_env_problems(compose: Compose) -> list[str]:
         "DO_NOT_TRACK": "1",
         "SCARF_NO_ANALYTICS": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
     # Must be identical in every component: tokens, encrypted values and the DB are shared.
     shared = (
@@ -778,9 +777,9 @@ COMPOSE_MUTATIONS: list[tuple[str, str, str, Rule]] = [
         airflow_env_problems,
     ),
     (
-        "cosmos telemetry on",
-        'AIRFLOW__COSMOS__ENABLE_TELEMETRY: "False"',
-        'AIRFLOW__COSMOS__ENABLE_TELEMETRY: "True"',
+        "dbt telemetry on",
+        'DBT_SEND_ANONYMOUS_USAGE_STATS: "False"',
+        'DBT_SEND_ANONYMOUS_USAGE_STATS: "True"',
         airflow_env_problems,
     ),
     (

@@ -157,7 +157,6 @@ class StackConfig:
                 "DO_NOT_TRACK": "1",
                 "SCARF_NO_ANALYTICS": "true",
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-                "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
                 # Airflow.
                 "AIRFLOW_HOME": str(airflow_home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),

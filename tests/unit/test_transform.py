@@ -54,7 +54,10 @@ def test_missing_manifest_says_how_to_make_it(tmp_path):
 
 def test_selection_follows_the_changed_raw_tables_of_the_engine():
     changed = ["postgres.raw.web_logs", "clickhouse.raw.web_logs", "clickhouse.raw.market_candle"]
-    assert selection_for("postgres", "raw", changed) == ["source:kafka.web_logs+", "source:kafka.dead_letter+"]
+    assert selection_for("postgres", "raw", changed) == [
+        "source:kafka.web_logs+",
+        "source:kafka.dead_letter+",
+    ]
     assert selection_for("clickhouse", "raw", changed) == [
         "source:kafka.market_candle+",
         "source:kafka.web_logs+",
@@ -124,7 +127,10 @@ def test_model_outcome_combines_the_model_and_its_tests():
     outcome, lines = model_outcome(model, [test], warned)
     assert outcome == "success" and any("warn" in line for line in lines)
 
-    failing = {**results, "nodes": {model: built, test: {"status": "fail", "seconds": 0.1, "message": "3 rows"}}}
+    failing = {
+        **results,
+        "nodes": {model: built, test: {"status": "fail", "seconds": 0.1, "message": "3 rows"}},
+    }
     outcome, lines = model_outcome(model, [test], failing)
     assert outcome == "failed" and any("test.p.t: fail 3 rows" in line for line in lines)
     assert "  dbt: dbt said why" in lines

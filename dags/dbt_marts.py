@@ -17,6 +17,8 @@ DBT_PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve(
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
 DBT_RAW_SCHEMA = os.environ.get("DBT_RAW_SCHEMA", "raw")
 TARGETS = ("postgres", "clickhouse")
+# The incremental models' lookback (dbt_project.yml: incremental_lookback_minutes).
+STAGING_TEST_OVERLAP = timedelta(minutes=5)
 
 DOC = """
 ### dbt_marts
@@ -82,7 +84,14 @@ def _target_group(target: str, models: list[Model]) -> list:
 
             context = get_current_context()
             select = selection_for(target, DBT_RAW_SCHEMA, _changed_raw_assets(context))
-            result = run_build(target, select, dbt_executable=DBT_EXECUTABLE, project_dir=DBT_PROJECT_DIR)
+            dbt_vars = {}
+            if previous := context.get("prev_start_date_success"):
+                # Staging tests check what arrived since the last good build (with the
+                # incremental lookback), not an hour of rows every time.
+                dbt_vars["staging_tests_since"] = (previous - STAGING_TEST_OVERLAP).isoformat()
+            result = run_build(
+                target, select, dbt_executable=DBT_EXECUTABLE, project_dir=DBT_PROJECT_DIR, dbt_vars=dbt_vars
+            )
             context["ti"].xcom_push(key=RESULTS_XCOM_KEY, value=result.to_dict())
             if not result.ok:
                 failed = ", ".join(result.failed_nodes) or f"dbt exited with {result.returncode}"

@@ -77,7 +77,12 @@ def selection_for(target_engine: str, raw_schema: str, changed_assets: Iterable[
 
 
 def dbt_command(
-    dbt_executable: str, project_dir: Path, target: str, select: list[str], threads: int | None = None
+    dbt_executable: str,
+    project_dir: Path,
+    target: str,
+    select: list[str],
+    threads: int | None = None,
+    dbt_vars: dict | None = None,
 ) -> list[str]:
     command = [
         dbt_executable,
@@ -102,6 +107,8 @@ def dbt_command(
     ]
     if threads:
         command += ["--threads", str(threads)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
     if select:
         command += ["--select", *select]
     return command
@@ -159,10 +166,11 @@ def run_build(
     project_dir: Path,
     env: Mapping[str, str] | None = None,
     threads: int | None = None,
+    dbt_vars: dict | None = None,
 ) -> BuildResult:
     """Run ``dbt build`` for one target; log a line per node; never raise for dbt's own
     failures (they are in the result: ``ok``, ``failed_nodes``, ``errors``)."""
-    command = dbt_command(dbt_executable, project_dir, target, select, threads)
+    command = dbt_command(dbt_executable, project_dir, target, select, threads, dbt_vars)
     log.info("running: %s", " ".join(command))
     started = time.monotonic()
     result = BuildResult(target=target, select=select, returncode=-1, seconds=0.0)

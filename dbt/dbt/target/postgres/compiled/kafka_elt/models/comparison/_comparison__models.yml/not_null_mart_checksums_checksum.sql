@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select checksum
+from "warehouse"."analytics"."mart_checksums"
+where checksum is null
+
+

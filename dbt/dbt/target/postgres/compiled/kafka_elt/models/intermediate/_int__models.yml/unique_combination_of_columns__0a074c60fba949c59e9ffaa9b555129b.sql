@@ -1,0 +1,28 @@
+
+
+with
+
+grain as (
+
+    select
+        code, candle_timestamp, kafka_partition,
+        count(*) as row_count
+
+    from "warehouse"."analytics"."int_market_candle_partition_heads"
+    group by code, candle_timestamp, kafka_partition
+
+),
+
+violations as (
+
+    select * from grain
+    where
+        row_count > 1
+        or code is null
+        or candle_timestamp is null
+        or kafka_partition is null
+
+)
+
+select * from violations
+

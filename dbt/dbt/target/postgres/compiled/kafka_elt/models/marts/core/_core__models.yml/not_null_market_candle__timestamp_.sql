@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select "timestamp"
+from "warehouse"."analytics"."market_candle"
+where "timestamp" is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select code
+from "warehouse"."analytics"."market_candle"
+where code is null
+
+

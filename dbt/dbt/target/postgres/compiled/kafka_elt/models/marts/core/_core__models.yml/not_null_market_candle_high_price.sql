@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select high_price
+from "warehouse"."analytics"."market_candle"
+where high_price is null
+
+

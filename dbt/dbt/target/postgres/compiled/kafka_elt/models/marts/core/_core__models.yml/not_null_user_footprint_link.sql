@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select link
+from "warehouse"."analytics"."user_footprint"
+where link is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select request
+from "warehouse"."analytics"."user_footprint"
+where request is null
+
+

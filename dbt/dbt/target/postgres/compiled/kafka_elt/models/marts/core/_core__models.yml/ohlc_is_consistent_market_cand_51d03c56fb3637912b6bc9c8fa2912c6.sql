@@ -1,0 +1,24 @@
+
+
+with
+
+bars as (
+
+    select * from "warehouse"."analytics"."market_candle"
+
+),
+
+violations as (
+
+    select * from bars
+    where not coalesce(
+        low_price <= least(opening_price, trade_price)
+        and least(opening_price, trade_price) <= greatest(opening_price, trade_price)
+        and greatest(opening_price, trade_price) <= high_price,
+        false
+    )
+
+)
+
+select * from violations
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select candle_count
+from "warehouse"."analytics"."candle_ohlcv_hourly"
+where candle_count is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select close_price
+from "warehouse"."analytics"."candle_ohlcv_hourly"
+where close_price is null
+
+

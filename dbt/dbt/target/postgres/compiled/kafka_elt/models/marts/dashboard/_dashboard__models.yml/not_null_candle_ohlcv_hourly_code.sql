@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select code
+from "warehouse"."analytics"."candle_ohlcv_hourly"
+where code is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select code
+from "warehouse"."analytics"."latest_price"
+where code is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select page_view_count
+from "warehouse"."analytics"."page_views_hourly"
+where page_view_count is null
+
+

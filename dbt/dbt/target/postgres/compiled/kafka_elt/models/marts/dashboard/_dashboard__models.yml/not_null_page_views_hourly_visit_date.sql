@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select visit_date
+from "warehouse"."analytics"."page_views_hourly"
+where visit_date is null
+
+

@@ -1,0 +1,14 @@
+
+    
+    
+
+select
+    code as unique_field,
+    count(*) as n_records
+
+from "warehouse"."analytics"."latest_price"
+where code is not null
+group by code
+having count(*) > 1
+
+

@@ -1,0 +1,84 @@
+-- Hourly OHLCV per code, rolled up from the 1-minute candles in market_candle:
+-- open = the first candle's opening price, close = the last candle's trade price,
+-- high = max, low = min, volumes summed. Hours are UTC.
+
+
+with
+
+market_candle as (
+
+    select * from "warehouse"."analytics"."market_candle"
+
+),
+
+candles as (
+
+    select
+        code,
+        date_trunc('hour', candle_started_at, 'UTC') as hour_started_at,
+        "timestamp" as candle_timestamp,
+        opening_price,
+        high_price,
+        low_price,
+        trade_price,
+        candle_acc_trade_volume,
+        candle_acc_trade_price,
+        updated_at
+
+    from market_candle
+
+),
+
+ordered as (
+
+    select
+        *,
+        row_number() over (
+            partition by code, hour_started_at order by candle_timestamp asc
+        ) as first_rank,
+        row_number() over (
+            partition by code, hour_started_at order by candle_timestamp desc
+        ) as last_rank
+
+    from candles
+
+),
+
+hourly as (
+
+    select
+        code,
+        hour_started_at,
+        max(case when first_rank = 1 then opening_price end) as open_price,
+        max(high_price) as high_price,
+        min(low_price) as low_price,
+        max(case when last_rank = 1 then trade_price end) as close_price,
+        sum(candle_acc_trade_volume) as trade_volume,
+        sum(candle_acc_trade_price) as trade_value,
+        count(*) as candle_count,
+        max(updated_at) as last_updated_at
+
+    from ordered
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        code,
+        hour_started_at as hour_started_at,
+        cast(open_price as numeric(38, 10)) as open_price,
+        cast(high_price as numeric(38, 10)) as high_price,
+        cast(low_price as numeric(38, 10)) as low_price,
+        cast(close_price as numeric(38, 10)) as close_price,
+        cast(trade_volume as numeric(38, 10)) as trade_volume,
+        cast(trade_value as numeric(38, 10)) as trade_value,
+        cast(candle_count as bigint) as candle_count,
+        last_updated_at
+
+    from hourly
+
+)
+
+select * from final

@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        stream_type as value_field,
+        count(*) as n_records
+
+    from (select * from "warehouse"."analytics"."stg_kafka__market_candles" where ingested_at >= now() - interval '1 hours') dbt_subquery
+    group by stream_type
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'realtime','snapshot'
+)
+
+

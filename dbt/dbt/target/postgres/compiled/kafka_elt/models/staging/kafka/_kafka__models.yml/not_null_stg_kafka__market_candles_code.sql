@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select code
+from (select * from "warehouse"."analytics"."stg_kafka__market_candles" where ingested_at >= now() - interval '1 hours') dbt_subquery
+where code is null
+
+

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select link_path
+from "warehouse"."analytics"."user_footprint"
+where link_path is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

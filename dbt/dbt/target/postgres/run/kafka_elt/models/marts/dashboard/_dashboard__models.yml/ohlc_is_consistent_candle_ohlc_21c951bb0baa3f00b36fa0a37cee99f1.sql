@@ -1,0 +1,38 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+
+with
+
+bars as (
+
+    select * from "warehouse"."analytics"."candle_ohlcv_hourly"
+
+),
+
+violations as (
+
+    select * from bars
+    where not coalesce(
+        low_price <= least(open_price, close_price)
+        and least(open_price, close_price) <= greatest(open_price, close_price)
+        and greatest(open_price, close_price) <= high_price,
+        false
+    )
+
+)
+
+select * from violations
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,28 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+select
+    footprint_id as unique_field,
+    count(*) as n_records
+
+from (select * from "warehouse"."analytics"."stg_kafka__web_footprints" where ingested_at >= now() - interval '1 hours') dbt_subquery
+where footprint_id is not null
+group by footprint_id
+having count(*) > 1
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,8 +1,8 @@
 {#-
     dbt's `where` test config, plus one placeholder: __recently_ingested__ becomes
     "ingested_at since var('staging_tests_since')" when that var is set (the Airflow
-    build sets it to its previous successful build's start, less the incremental
-    lookback: each build tests the rows that arrived since the last one), else "within
+    build sets it to its previous successful build's start, less a minute: each build
+    tests the rows that arrived since the last one), else "within
     the last var('staging_test_window_hours') hours", in the target's dialect. (The
     documented way to give `where` dynamic values: override get_where_subquery.)
 -#}

@@ -2,8 +2,8 @@
 
 The test adds a sandbox topic (own topic, consumer group, raw schema and table) to a copy
 of the topic registry, exactly as one adds a topic in production, and lets
-``dags/kafka_ingest.py`` generate its DAG. ``dag.test()`` then runs the real tasks (DDL,
-partition plan, mapped drains, summary, Asset events) without touching the pipeline's
+``dags/kafka_ingest.py`` generate its DAG. ``dag.test()`` then runs the real tasks (DDL and
+partition plan, mapped drains, summary and Asset events) without touching the pipeline's
 own tables. (``dag.test()`` serialises the DAGs it finds in the dags folder, so the DAG
 has to come from there, not from a factory call in the test.)
 """
@@ -57,6 +57,8 @@ def sandbox_dag(stack, kafka_bootstrap, tmp_path, monkeypatch):
         "raw_schema": box.schema,
         "consumer_group": box.group,
         "schedule": None,
+        # No topic watcher: dag.test() runs it here, the stack's triggerer must not.
+        "watch": False,
         "batch_size": 100,
     }
     path = tmp_path / "topics.yaml"
@@ -88,7 +90,7 @@ def test_dag_run_loads_both_databases_and_emits_assets_only_when_rows_are_new(
     states = task_states(run)
     assert str(run.state) == "success", states
     assert {k: v for k, v in states.items() if k[0] == "drain"} == {("drain", i): "success" for i in range(3)}
-    assert states[("publish_assets", -1)] == "success"
+    assert states[("publish", -1)] == "success"
 
     table = box.spec.qualified_table
     with pg_conn.cursor() as cur:
@@ -108,11 +110,11 @@ def test_dag_run_loads_both_databases_and_emits_assets_only_when_rows_are_new(
     assert {extra["loaded"] for _, extra in events} == {pg_rows}
 
     # Reset the consumer group: the DAG re-reads everything, changes no row count, and,
-    # with no new rows, skips publish_assets: no new Asset event, no dbt run for nothing.
+    # with no new rows, skips publish: no new Asset event, no dbt run for nothing.
     box.reset_group(0)
     replay = dag.test()
     assert str(replay.state) == "success"
-    assert task_states(replay)[("publish_assets", -1)] == "skipped"
+    assert task_states(replay)[("publish", -1)] == "skipped"
     assert len(asset_events(dag.dag_id)) == 2
     assert int(ch_client.command(f"select count() from {table}")) == ch_rows
     with pg_conn.cursor() as cur:

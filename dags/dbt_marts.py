@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import AssetAny, TaskGroup, dag, get_current_context, task
+from airflow.sdk import AssetAny, TaskGroup, Variable, dag, get_current_context, task
 
 from kafka_elt.assets import MART_ASSETS, RAW_ASSETS
 from kafka_elt.transform.manifest import Model, load_models
@@ -22,6 +22,9 @@ TARGETS = ("postgres", "clickhouse")
 # later, so a row stamped just before that build started may have been invisible to it.
 # Every extra second re-decodes a second of messages in each staging test.
 STAGING_TEST_OVERLAP = timedelta(seconds=60)
+# Airflow Variables, one per target and raw table: when the last successful build that
+# covered that table started.
+LAST_GOOD_BUILD_VARIABLE = "dbt_marts.last_good_build_started_at"
 
 DOC = """
 ### dbt_marts
@@ -61,6 +64,16 @@ def _changed_raw_assets(context) -> list[str]:
     return names
 
 
+def _selected_sources(select: list[str], models: list[Model]) -> list[str]:
+    """The raw tables ("kafka.<table>") a build covers: those selected, or every one."""
+    chosen = [item.removeprefix("source:").removesuffix("+") for item in select]
+    return sorted(set(chosen) if chosen else {src for m in models for src in m.sources})
+
+
+def _last_good_key(target: str, source: str) -> str:
+    return f"{LAST_GOOD_BUILD_VARIABLE}.{target}.{source}"
+
+
 def _model_doc(model: Model, target: str, readers: list[str]) -> str:
     reads = [uid.rsplit(".", 1)[-1] for uid in model.depends_on] or [f"source {s}" for s in model.sources]
     return (
@@ -86,12 +99,17 @@ def _target_group(target: str, models: list[Model]) -> list:
             from kafka_elt.transform.build import RESULTS_XCOM_KEY, run_build, selection_for
 
             context = get_current_context()
+            started_at = pendulum.now("UTC")
             select = selection_for(target, DBT_RAW_SCHEMA, _changed_raw_assets(context))
+            # Staging tests check what arrived since the last good build that covered
+            # those raw tables, not an hour of rows every time (they decode JSON per row
+            # and gate the marts).
+            sources = _selected_sources(select, models)
+            last_good = [Variable.get(_last_good_key(target, src), default=None) for src in sources]
             dbt_vars = {}
-            if previous := context.get("prev_start_date_success"):
-                # Staging tests check what arrived since the last good build, not an
-                # hour of rows every time (they decode JSON per row and gate the marts).
-                dbt_vars["staging_tests_since"] = (previous - STAGING_TEST_OVERLAP).isoformat()
+            if last_good and all(last_good):
+                since = min(pendulum.parse(t) for t in last_good) - STAGING_TEST_OVERLAP
+                dbt_vars["staging_tests_since"] = since.isoformat()
             result = run_build(
                 target, select, dbt_executable=DBT_EXECUTABLE, project_dir=DBT_PROJECT_DIR, dbt_vars=dbt_vars
             )
@@ -102,6 +120,8 @@ def _target_group(target: str, models: list[Model]) -> list:
                     f"dbt build --target {target} failed: {failed}. The errors are in this log and in "
                     "each failed model's task; fix them and clear this task to build again."
                 )
+            for src in sources:
+                Variable.set(_last_good_key(target, src), started_at.isoformat())
             return {"seconds": result.seconds, "nodes": len(result.nodes)}
 
         build_task = build()

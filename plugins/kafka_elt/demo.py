@@ -12,6 +12,7 @@ Safe to run again: ingestion is idempotent and the marts are upserted.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     cfg = StackConfig.load()
+    # The Kafka lag is read through the pipeline's own Airflow connection (AIRFLOW_CONN_*).
+    os.environ.update(cfg.environment())
     specs = load_registry()
     started = time.monotonic()
     try:

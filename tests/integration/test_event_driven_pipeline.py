@@ -31,7 +31,14 @@ def api(stack):
     for dag_id in PIPELINE_DAGS:
         api.wait_for_dag(dag_id)
         api.unpause(dag_id)
-    return api
+    yield api
+    # Leave the stack quiet for the tests that follow: no run of this test still going.
+    from kafka_elt.demo import Watch
+
+    watch = Watch(api, [*PIPELINE_DAGS, "dashboard_benchmark"])
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while watch.describe()[1] and time.monotonic() < deadline:
+        time.sleep(2)
 
 
 def _triggerer(stack):

@@ -72,6 +72,7 @@ def test_dbt_command_keeps_each_target_in_its_own_folder():
     assert command[command.index("--target-path") + 1] == "/p/target/clickhouse"
     assert command[command.index("--select") + 1 :] == ["source:kafka.web_logs+"]
     assert "--no-write-json" in command
+    assert command[command.index("--exclude-resource-type") + 1] == "unit_test"
 
 
 def _event(name: str, level: str = "info", msg: str = "", **data) -> str:

@@ -16,17 +16,16 @@ are a snapshot taken when it last ran). Per mart and engine:
 The queries stay cheap on tables of 10M rows and more:
 
 - ClickHouse: ``maxOrNull()`` of one column, a fast columnar read.
-- PostgreSQL: nothing indexes the event columns, so ``max()`` would read the whole
-  table. The raw tables and ``user_footprint`` have a btree on the Kafka coordinates
-  ``(kafka_topic, kafka_partition, kafka_offset)``: the newest row of each partition is
-  its highest offset, one index probe per partition (the partitions themselves found by
-  a skip scan over the same index); the newest Kafka timestamp is the newest of those
-  heads, exactly, since Kafka timestamps grow with the offset within a partition.
-  ``market_candle`` (one row per candle, upserted) has a btree on ``(code, "timestamp")``
-  and one on ``last_ingested_at``: the newest event is taken among the newest candle of
-  every code and the ``RECENT_CANDLES`` candles loaded last. That holds the true
-  ``max(updated_at)`` unless an older candle was updated after both, which a stream of
-  candles does not do.
+- PostgreSQL marts: a btree on the event column (set in the dbt models), so ``max()``
+  reads one index entry, exactly.
+- PostgreSQL raw tables: no index on the timestamps (it would slow every load), but a
+  btree on the Kafka coordinates ``(kafka_topic, kafka_partition, kafka_offset)``: the
+  newest row of each partition is its highest offset, one index probe per partition
+  (the partitions found by a skip scan over the same index), and the newest Kafka
+  timestamp is the newest of those heads, since Kafka timestamps grow with the offset
+  within a partition. (Rows written straight into a raw table with made-up offsets, as
+  some tests do, or a topic recreated from offset 0, break that assumption; the raw
+  figures are context, the mart figures are exact.)
 
 Every statement is bounded (PostgreSQL ``statement_timeout``, ClickHouse
 ``max_execution_time`` and HTTP timeouts) and every engine has a deadline; an engine
@@ -53,9 +52,6 @@ ENGINE_LABELS = {"postgres": "PostgreSQL", "clickhouse": "ClickHouse"}
 STATEMENT_TIMEOUT_S = 2.0
 # Per engine: connecting plus every query; past it the engine shows as unavailable.
 ENGINE_DEADLINE_S = 5.0
-# PostgreSQL market_candle: how many of the last loaded candles are candidates for the
-# newest event, beside the newest candle of each code.
-RECENT_CANDLES = 256
 # Clock differences below this are noise (the producer's clock vs the api-server's).
 CLOCK_SKEW_TOLERANCE_S = 1.0
 MAX_ERROR_CHARS = 300
@@ -127,43 +123,6 @@ cross join lateral (
 """.strip()
 
 
-def postgres_market_candle_sql(table: str = "analytics.market_candle", recent: int = RECENT_CANDLES) -> str:
-    """Newest ``updated_at`` among the newest candle of every code (the ``(code,
-    "timestamp")`` index, skip scan over codes) and the ``recent`` candles loaded last
-    (the ``last_ingested_at`` index)."""
-    return f"""
-with recursive codes as (
-    (select t.code from {table} as t order by t.code limit 1)
-    union all
-    select next_code.code
-    from codes
-    cross join lateral (
-        select t.code from {table} as t where t.code > codes.code order by t.code limit 1
-    ) as next_code
-),
-
-candidates as (
-    select newest.updated_at
-    from codes
-    cross join lateral (
-        select t.updated_at from {table} as t
-        where t.code = codes.code
-        order by t."timestamp" desc
-        limit 1
-    ) as newest
-    union all
-    (
-        select t.updated_at from {table} as t
-        where t.last_ingested_at is not null
-        order by t.last_ingested_at desc
-        limit {int(recent)}
-    )
-)
-
-select max(updated_at) as updated_at from candidates
-""".strip()
-
-
 def clickhouse_max_sql(table: str, *columns: str) -> str:
     # maxOrNull: max() of an empty non-Nullable column is 1970-01-01 on ClickHouse.
     return f"select {', '.join(f'maxOrNull({c}) as {c}' for c in columns)} from {table}"
@@ -178,10 +137,10 @@ def queries(engine: str, target: LiveTarget) -> tuple[str, str]:
             clickhouse_max_sql(target.mart, target.event_column),
         )
     if engine == "postgres":
-        if target.mart_name == "market_candle":
-            mart_sql = postgres_market_candle_sql(target.mart)
-        else:
-            mart_sql = postgres_partition_heads_sql(target.mart, target.event_column)
+        # The marts carry a btree index on their event column (dbt model configs): max()
+        # reads one index entry. The raw tables have none (it would slow every COPY), so
+        # they are read at the newest offset of each partition (Kafka's order).
+        mart_sql = f"select max({target.event_column}) from {target.mart}"
         return postgres_partition_heads_sql(target.raw_table, "kafka_timestamp", "ingested_at"), mart_sql
     raise ValueError(f"unknown engine {engine!r}")
 

@@ -24,6 +24,7 @@
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['code', 'timestamp'], 'unique': True},
             {'columns': ['last_ingested_at']},
+            {'columns': ['updated_at']},
         ]),
         engine='ReplacingMergeTree(record_version)',
         order_by=['code', 'timestamp'],

@@ -14,6 +14,7 @@
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['kafka_topic', 'kafka_partition', 'kafka_offset'], 'unique': True},
             {'columns': ['ingested_at']},
+            {'columns': ['produced_at']},
         ]),
         engine='ReplacingMergeTree(ingested_at)',
         partition_by='toYYYYMM(visit_date)',

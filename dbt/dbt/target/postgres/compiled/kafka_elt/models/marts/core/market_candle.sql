@@ -6,37 +6,9 @@ partition_heads as (
 
     select * from "warehouse"."analytics"."int_market_candle_partition_heads"
     
-    -- every partition head of the candles with a head written since the last run
-    where (code, candle_timestamp) in (
-        select
-            changed.code,
-            changed.candle_timestamp
-        from "warehouse"."analytics"."int_market_candle_partition_heads" as changed
-        where changed.last_ingested_at >= ((select coalesce(max(last_ingested_at), '-infinity'::timestamptz) from "warehouse"."analytics"."market_candle")) - interval '5 minutes'
-    )
-    
 
 ),
 
-
-stored_candles as (
-
-    select
-        code,
-        "timestamp",
-        kafka_partition,
-        kafka_offset,
-        record_version
-    from "warehouse"."analytics"."market_candle"
-    where (code, "timestamp") in (
-        select
-            changed.code,
-            changed.candle_timestamp
-        from "warehouse"."analytics"."int_market_candle_partition_heads" as changed
-        where changed.last_ingested_at >= ((select coalesce(max(last_ingested_at), '-infinity'::timestamptz) from "warehouse"."analytics"."market_candle")) - interval '5 minutes'
-    )
-
-),
 
 
 ranked as (
@@ -93,17 +65,6 @@ final as (
 
     select winners.*
     from winners
-    
-    -- only candles whose winning message changed (the lookback recomputes more)
-    left join stored_candles
-        on
-            winners.code = stored_candles.code
-            and winners."timestamp" = stored_candles."timestamp"
-    where
-        stored_candles.code is null
-        or winners.kafka_partition != stored_candles.kafka_partition
-        or winners.kafka_offset != stored_candles.kafka_offset
-        or winners.record_version != stored_candles.record_version
     
 
 )

@@ -8,15 +8,8 @@ web_footprints as (
     where
         -- the cheap load-time window first: ClickHouse evaluates AND left to right and
         -- would otherwise decode the JSON of every raw row to test the others
-        staged.ingested_at >= ((select coalesce(max(ingested_at), '-infinity'::timestamptz) from "warehouse"."analytics"."user_footprint")) - interval '5 minutes'
-        and not exists (
-        select 1 from "warehouse"."analytics"."user_footprint" as existing
-        where
-            ingested_at >= ((select coalesce(max(ingested_at), '-infinity'::timestamptz) from "warehouse"."analytics"."user_footprint")) - interval '5 minutes'
-            and existing.kafka_topic = staged.kafka_topic
-            and existing.kafka_partition = staged.kafka_partition
-            and existing.kafka_offset = staged.kafka_offset
-    )
+        true
+        and true
         and staged.footprint_at is not null
         and staged.link is not null
         and staged.http_method is not null

@@ -1,37 +1,86 @@
 
-      -- back compat for old kwarg name
+      
+  
+    
+
+  create  table "warehouse"."analytics"."market_candle__dbt_tmp"
   
   
-        
-            
-                
-                
-            
-                
-                
-            
-        
+    as
+  
+  (
     
 
+with
+
+partition_heads as (
+
+    select * from "warehouse"."analytics"."int_market_candle_partition_heads"
     
 
-    merge into "warehouse"."analytics"."market_candle" as DBT_INTERNAL_DEST
-        using "market_candle__dbt_tmp195614390725" as DBT_INTERNAL_SOURCE
-        on (
-                    DBT_INTERNAL_SOURCE.code = DBT_INTERNAL_DEST.code
-                ) and (
-                    DBT_INTERNAL_SOURCE.timestamp = DBT_INTERNAL_DEST.timestamp
-                )
+),
 
+
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by code, candle_timestamp
+            order by latest_produced_at desc, kafka_partition desc
+        ) as recency_rank,
+        max(last_ingested_at) over (
+            partition by code, candle_timestamp
+        ) as candle_last_ingested_at
+
+    from partition_heads
+
+),
+
+winners as (
+
+    select
+        -- the old sink's columns (public.market_candle), same names and meaning
+        candle_type as type,
+        code,
+        candle_timestamp as "timestamp",
+        opening_price,
+        high_price,
+        low_price,
+        trade_price,
+        candle_acc_trade_volume,
+        candle_acc_trade_price,
+        stream_type,
+
+        -- when the candle starts (UTC) and when it was last updated (the Kafka
+        -- timestamp that made the winning message latest)
+        candle_started_at,
+        latest_produced_at as updated_at,
+
+        -- lineage of the winning message
+        kafka_partition,
+        kafka_offset,
+        cast(
+            cast(floor(extract(epoch from latest_produced_at) * 1000) as bigint) * 1000000 + kafka_partition
+            as bigint
+        ) as record_version,
+        candle_last_ingested_at as last_ingested_at
+
+    from ranked
+    where recency_rank = 1
+
+),
+
+final as (
+
+    select winners.*
+    from winners
     
-    when matched then update set
-        "type" = DBT_INTERNAL_SOURCE."type","code" = DBT_INTERNAL_SOURCE."code","timestamp" = DBT_INTERNAL_SOURCE."timestamp","opening_price" = DBT_INTERNAL_SOURCE."opening_price","high_price" = DBT_INTERNAL_SOURCE."high_price","low_price" = DBT_INTERNAL_SOURCE."low_price","trade_price" = DBT_INTERNAL_SOURCE."trade_price","candle_acc_trade_volume" = DBT_INTERNAL_SOURCE."candle_acc_trade_volume","candle_acc_trade_price" = DBT_INTERNAL_SOURCE."candle_acc_trade_price","stream_type" = DBT_INTERNAL_SOURCE."stream_type","candle_started_at" = DBT_INTERNAL_SOURCE."candle_started_at","updated_at" = DBT_INTERNAL_SOURCE."updated_at","kafka_partition" = DBT_INTERNAL_SOURCE."kafka_partition","kafka_offset" = DBT_INTERNAL_SOURCE."kafka_offset","record_version" = DBT_INTERNAL_SOURCE."record_version","last_ingested_at" = DBT_INTERNAL_SOURCE."last_ingested_at"
-    
 
-    when not matched then insert
-        ("type", "code", "timestamp", "opening_price", "high_price", "low_price", "trade_price", "candle_acc_trade_volume", "candle_acc_trade_price", "stream_type", "candle_started_at", "updated_at", "kafka_partition", "kafka_offset", "record_version", "last_ingested_at")
-    values
-        ("type", "code", "timestamp", "opening_price", "high_price", "low_price", "trade_price", "candle_acc_trade_volume", "candle_acc_trade_price", "stream_type", "candle_started_at", "updated_at", "kafka_partition", "kafka_offset", "record_version", "last_ingested_at")
+)
 
-
+select * from final
+  );
+  
   

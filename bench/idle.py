@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from freshness import machine_busy_seconds, stack_cpu_seconds  # bench/: the same accounting
+from stack_cpu import machine_busy_seconds, stack_cpu_seconds  # bench/, beside this script
 
 from kafka_elt.stack.config import StackConfig
 

@@ -30,51 +30,22 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
+from stack_cpu import machine_busy_seconds, stack_cpu_seconds  # bench/, beside this script
+
 from kafka_elt.stack.config import StackConfig
+
+
+def _service_cpu_seconds(cfg: StackConfig) -> dict[str, float]:
+    """CPU used so far by the services a drain's messages cost besides its own process:
+    PostgreSQL (with its backends), ClickHouse and the Kafka broker."""
+    used = stack_cpu_seconds(cfg)
+    return {name: used.get(name, 0.0) for name in ("postgres", "clickhouse", "kafka")}
 
 
 def _export_stack_env() -> StackConfig:
     cfg = StackConfig.load()
     os.environ.update(cfg.environment())
     return cfg
-
-
-def _service_cpu_seconds(cfg: StackConfig) -> dict[str, float]:
-    """CPU time used so far by each local service's process group (empty under Docker).
-
-    The drain's cost is not only its own process: every message also costs PostgreSQL,
-    ClickHouse and the Kafka broker CPU on the same two cores.
-    """
-    from kafka_elt.stack.paths import pid_file
-
-    tick = os.sysconf("SC_CLK_TCK")
-    groups = {}
-    for name in ("postgres", "clickhouse", "kafka"):
-        try:
-            groups[int(pid_file(cfg, name).read_text())] = name
-        except (FileNotFoundError, ValueError):
-            continue
-    used = dict.fromkeys(groups.values(), 0.0)
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        name = groups.get(int(fields[2]))  # process group id
-        if name:
-            used[name] += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
-    return used
-
-
-def _machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all processes, all cores) so far."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib() -> float:
@@ -264,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     spec_fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
     cpu_before = _service_cpu_seconds(cfg)
-    busy_before = _machine_busy_seconds()
+    busy_before = machine_busy_seconds()
     wall_start = time.time()
     with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
         futures = [
@@ -274,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [f.result() for f in futures]
     wall_end = time.time()
     cpu_after = _service_cpu_seconds(cfg)
-    busy = _machine_busy_seconds() - busy_before
+    busy = machine_busy_seconds() - busy_before
 
     results = [o["result"] for o in outcomes]
     read = sum(r["read"] for r in results)

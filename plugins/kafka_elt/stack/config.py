@@ -184,7 +184,7 @@ class StackConfig:
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.state_dir / "logs" / "airflow"),
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
                 # Latency and idle cost, measured with bench/idle.py and bench/freshness.py
-                # (see .env.example): re-parse unchanged DAG files every 10 min instead of
+                # (see .env.example): re-parse unchanged DAG files every 5 min instead of
                 # every 30 s (a changed file is parsed at the next refresh anyway), and
                 # look for new DAG files every 30 s.
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",

@@ -95,10 +95,14 @@ def wait_for_pipeline(cfg: StackConfig, api: AirflowApi, specs, produced: int, t
     deadline = started + timeout
     last_line, quiet_since = "", None
     while True:
-        lag = _kafka_lag(cfg, specs)
+        try:
+            waiting: int | None = sum(_kafka_lag(cfg, specs).values())
+        except Exception as exc:  # the broker still settling (a fresh one): ask again
+            waiting = None
+            print(f"demo: cannot read the topics' lag yet ({exc}); retrying", flush=True)
         doing, busy = watch.describe()
-        waiting = sum(lag.values())
-        line = f"{waiting:,} of {produced:,} messages still to load; {doing}"
+        shown = "?" if waiting is None else f"{waiting:,}"
+        line = f"{shown} of {produced:,} messages still to load; {doing}"
         elapsed = time.monotonic() - started
         if line != last_line:
             print(f"demo: {elapsed:5.0f}s  {line}", flush=True)

@@ -90,19 +90,24 @@ class LagProbe:
     def snapshot(self) -> LagSnapshot:
         from confluent_kafka import TopicPartition
 
-        from kafka_elt.ingest.consumer import KAFKA_TIMEOUT_S, list_partition_ids
+        from kafka_elt.ingest.consumer import KAFKA_TIMEOUT_S, list_partition_ids, with_retries
 
         consumer = self._client()
         if time.monotonic() - self._listed_at > METADATA_REFRESH_S or not self._partitions:
             self._partitions = list_partition_ids(consumer, self.topic)
             self._listed_at = time.monotonic()
         tps = [TopicPartition(self.topic, p) for p in self._partitions]
-        committed_tps = consumer.committed(tps, timeout=KAFKA_TIMEOUT_S)
+        # Retrying what Kafka calls transient, as on a fresh broker whose group
+        # coordinator is still loading (NOT_COORDINATOR).
+        what = f"lag of {self.topic!r}"
+        committed_tps = with_retries(what, lambda: consumer.committed(tps, timeout=KAFKA_TIMEOUT_S))
         high: dict[int, int] = {}
         committed: dict[int, int] = {}
         for tp in committed_tps:
-            low, hw = consumer.get_watermark_offsets(
-                TopicPartition(self.topic, tp.partition), timeout=KAFKA_TIMEOUT_S, cached=False
+            partition = TopicPartition(self.topic, tp.partition)
+            low, hw = with_retries(
+                what,
+                lambda p=partition: consumer.get_watermark_offsets(p, timeout=KAFKA_TIMEOUT_S, cached=False),
             )
             high[tp.partition] = hw
             # No committed offset yet: the drain starts at the low watermark.

@@ -26,20 +26,6 @@ DOWNSTREAM = ("dbt_marts", "dashboard_benchmark")
 ACTIVE = ("queued", "running")
 
 
-def _kafka_lag(cfg: StackConfig, specs) -> dict[str, int]:
-    """topic -> messages not yet committed by the ingestion consumer group."""
-    from kafka_elt.ingest.watcher import LagProbe
-
-    lag = {}
-    for spec in specs:
-        probe = LagProbe(spec.topic, spec.consumer_group, "kafka_default")
-        try:
-            lag[spec.topic] = probe.snapshot().lag
-        finally:
-            probe.close()
-    return lag
-
-
 class Watch:
     """What the pipeline is doing, from Airflow's REST API."""
 
@@ -87,16 +73,28 @@ class Watch:
         return "; ".join(parts) or "idle", busy
 
 
-def wait_for_pipeline(cfg: StackConfig, api: AirflowApi, specs, produced: int, timeout: float) -> float:
+def wait_for_pipeline(api: AirflowApi, specs, produced: int, timeout: float) -> float:
     """Wait until every message is loaded and no DAG has a run active or queued; print
     progress when it changes. Returns the seconds waited."""
+    from kafka_elt.ingest.watcher import LagProbe
+
     watch = Watch(api, [s.dag_id for s in specs] + list(DOWNSTREAM))
+    # What the topic watchers read: messages not yet committed by the ingestion group.
+    probes = [LagProbe(spec.topic, spec.consumer_group, "kafka_default") for spec in specs]
+    try:
+        return _wait(watch, probes, produced, timeout)
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def _wait(watch: Watch, probes, produced: int, timeout: float) -> float:
     started = time.monotonic()
     deadline = started + timeout
     last_line, quiet_since = "", None
     while True:
         try:
-            waiting: int | None = sum(_kafka_lag(cfg, specs).values())
+            waiting: int | None = sum(probe.snapshot().lag for probe in probes)
         except Exception as exc:  # the broker still settling (a fresh one): ask again
             waiting = None
             print(f"demo: cannot read the topics' lag yet ({exc}); retrying", flush=True)
@@ -214,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             "nothing is triggered by hand",
             flush=True,
         )
-        waited = wait_for_pipeline(cfg, api, specs, args.candles + args.footprints, args.timeout)
+        waited = wait_for_pipeline(api, specs, args.candles + args.footprints, args.timeout)
         _check_last_runs(api, dag_ids)
     except (StackError, subprocess.CalledProcessError) as exc:
         print(f"demo: ERROR: {exc}", file=sys.stderr)

@@ -72,23 +72,40 @@ def with_retries(what: str, call, timeout_s: float = KAFKA_TIMEOUT_S):
             delay = min(delay * 2, 2.0)
 
 
-def partition_state(consumer, topic: str, partition: int) -> tuple[int, int, int]:
-    """(low watermark, high watermark, committed offset or -1) of one partition."""
+def read_plans(consumer, topic: str, partitions: list[int]) -> list[PartitionPlan]:
+    """Each partition's watermarks and the consumer's group's committed offset, now: one
+    offset fetch for all the partitions, one watermark request per partition, transient
+    Kafka errors retried. The plan's end is the current high watermark."""
     from confluent_kafka import KafkaException, TopicPartition
 
-    tp = TopicPartition(topic, partition)
-    what = f"offsets of {topic}[{partition}]"
+    what = f"offsets of {topic}{partitions}"
     try:
-        low, high = with_retries(
-            what, lambda: consumer.get_watermark_offsets(tp, timeout=KAFKA_TIMEOUT_S, cached=False)
+        committed = with_retries(
+            what,
+            lambda: consumer.committed(
+                [TopicPartition(topic, p) for p in partitions], timeout=KAFKA_TIMEOUT_S
+            ),
         )
-        (committed,) = with_retries(what, lambda: consumer.committed([tp], timeout=KAFKA_TIMEOUT_S))
+        plans = []
+        for tp in committed:
+            partition = TopicPartition(topic, tp.partition)
+            low, high = with_retries(
+                what,
+                lambda p=partition: consumer.get_watermark_offsets(p, timeout=KAFKA_TIMEOUT_S, cached=False),
+            )
+            plans.append(PartitionPlan(topic, tp.partition, high, low, tp.offset if tp.offset >= 0 else -1))
     except KafkaException as exc:
         raise KafkaReadError(
-            f"cannot read the offsets of topic {topic!r} partition {partition}: {exc}. "
+            f"cannot read the offsets of topic {topic!r} partitions {partitions}: {exc}. "
             "Is the broker up (`make status`) and the Kafka connection's bootstrap.servers right?"
         ) from exc
-    return low, high, committed.offset if committed.offset >= 0 else -1
+    return plans
+
+
+def partition_state(consumer, topic: str, partition: int) -> tuple[int, int, int]:
+    """(low watermark, high watermark, committed offset or -1) of one partition."""
+    (plan,) = read_plans(consumer, topic, [partition])
+    return plan.low_watermark, plan.end_offset, plan.committed
 
 
 def list_partition_ids(consumer, topic_name: str, partitions_hint: int | None = None) -> list[int]:
@@ -119,10 +136,7 @@ def plan_partitions(
     """The partitions of the topic and how far this run drains each of them."""
     consumer = connections.consumer(group_id or spec.consumer_group)
     try:
-        plans = []
-        for partition in list_partition_ids(consumer, spec.topic, spec.partitions):
-            low, high, committed = partition_state(consumer, spec.topic, partition)
-            plans.append(PartitionPlan(spec.topic, partition, high, low, committed))
+        plans = read_plans(consumer, spec.topic, list_partition_ids(consumer, spec.topic, spec.partitions))
     finally:
         consumer.close()
     total = sum(plan.lag for plan in plans)

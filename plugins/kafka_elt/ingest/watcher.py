@@ -88,31 +88,19 @@ class LagProbe:
         return self._consumer
 
     def snapshot(self) -> LagSnapshot:
-        from confluent_kafka import TopicPartition
-
-        from kafka_elt.ingest.consumer import KAFKA_TIMEOUT_S, list_partition_ids, with_retries
+        from kafka_elt.ingest.consumer import list_partition_ids, read_plans
 
         consumer = self._client()
         if time.monotonic() - self._listed_at > METADATA_REFRESH_S or not self._partitions:
             self._partitions = list_partition_ids(consumer, self.topic)
             self._listed_at = time.monotonic()
-        tps = [TopicPartition(self.topic, p) for p in self._partitions]
-        # Retrying what Kafka calls transient, as on a fresh broker whose group
-        # coordinator is still loading (NOT_COORDINATOR).
-        what = f"lag of {self.topic!r}"
-        committed_tps = with_retries(what, lambda: consumer.committed(tps, timeout=KAFKA_TIMEOUT_S))
-        high: dict[int, int] = {}
-        committed: dict[int, int] = {}
-        for tp in committed_tps:
-            partition = TopicPartition(self.topic, tp.partition)
-            low, hw = with_retries(
-                what,
-                lambda p=partition: consumer.get_watermark_offsets(p, timeout=KAFKA_TIMEOUT_S, cached=False),
-            )
-            high[tp.partition] = hw
-            # No committed offset yet: the drain starts at the low watermark.
-            committed[tp.partition] = tp.offset if tp.offset >= low else low
-        return LagSnapshot(high=high, committed=committed)
+        # The drain's own view of the partitions (it starts at start_offset, no
+        # committed offset meaning the low watermark), transient Kafka errors retried.
+        plans = read_plans(consumer, self.topic, self._partitions)
+        return LagSnapshot(
+            high={p.partition: p.end_offset for p in plans},
+            committed={p.partition: p.start_offset for p in plans},
+        )
 
     def close(self) -> None:
         if self._consumer is not None:

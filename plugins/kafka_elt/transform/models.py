@@ -18,6 +18,7 @@ again, clear the target's ``build`` task (downstream included): dbt models are i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -160,17 +161,14 @@ class DbtModelOperator(BaseOperator):
         self.build_task_id = build_task_id
         self.model_id = model_id
         self.tests = list(tests)
-        self.start_trigger_args = StartTriggerArgs(
-            trigger_cls=self.start_trigger_args.trigger_cls,
+        self.start_trigger_args = dataclasses.replace(
+            type(self).start_trigger_args,
             trigger_kwargs={
                 "build_task_id": build_task_id,
                 "model_id": model_id,
                 "tests": self.tests,
                 "poll_interval": poll_interval,
             },
-            next_method="execute_complete",
-            next_kwargs=None,
-            timeout=timedelta(hours=2),
         )
 
     def execute(self, context: Any) -> None:

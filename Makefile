@@ -36,16 +36,16 @@ $(DBT_VENV)/.installed: requirements-dbt.txt constraints-dbt.txt
 	@$(DBT_VENV)/bin/pip install -q -r requirements-dbt.txt -c constraints-dbt.txt
 	@touch $@
 
-up: install ## Start Kafka, PostgreSQL, ClickHouse and Airflow on 127.0.0.1
+up: install ## Start supervisord, then Kafka, PostgreSQL, ClickHouse and Airflow on 127.0.0.1, in order
 	@$(STACK) up
 
-down: ## Stop every process of the stack (by pid) and wait for them
+down: ## Stop every service through supervisord, wait for them, then stop supervisord
 	@$(STACK) down
 
-status: ## Show which services run, their pid, memory and log file
+status: ## Show supervisord and each service: state, pid, memory, uptime, restarts, log
 	@$(STACK) status
 
-logs: ## Tail every service's log (make logs S=kafka for one)
+logs: ## Tail every service's log and supervisord's (make logs S=kafka for one)
 	@$(STACK) logs $(S)
 
 demo: up ## Produce sample data, wait for the event-driven pipeline, print a summary
@@ -58,9 +58,10 @@ test: install install-browser ## Start what the tests need and run the whole sui
 test-unit: $(VENV)/.installed ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## ruff (check + format) and sqlfluff
+lint: $(VENV)/.installed ## ruff (check with a complexity limit, format), mypy and sqlfluff
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
 	@$(VENV)/bin/sqlfluff lint include/sql
 	@# dbt/.sqlfluff sets the jinja templater, which sqlfluff reads only from the working folder.
 	@cd dbt && ../$(VENV)/bin/sqlfluff lint models

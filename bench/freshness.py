@@ -49,7 +49,7 @@ from itertools import pairwise
 
 from stack_cpu import machine_busy_seconds, stack_cpu_seconds  # bench/, beside this script
 
-from kafka_elt.producers.candles import CODES, Candle, envelope_json, payload_json
+from kafka_elt.producers.candles import CODES, SampleCandle, envelope_json, payload_json
 from kafka_elt.producers.footprints import footprint_json, footprints, format_time
 from kafka_elt.producers.kafka import DeliveryTracker, make_producer
 from kafka_elt.stack.config import StackConfig
@@ -96,7 +96,7 @@ class LiveCandles:
         self.turn = 0
         self.current: dict[str, _OpenCandle] = {}
 
-    def next(self, now_s: int) -> Candle:
+    def next(self, now_s: int) -> SampleCandle:
         code = self.codes[self.turn % len(self.codes)]
         self.turn += 1
         minute = now_s - now_s % 60
@@ -110,7 +110,7 @@ class LiveCandles:
         traded = self.rng.expovariate(1.0) * 1000.0 / c.open
         c.volume += traded
         c.turnover += traded * price
-        return Candle(
+        return SampleCandle(
             code=code,
             timestamp=minute,
             opening_price=_tick(c.open),

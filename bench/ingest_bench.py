@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [o["result"] for o in outcomes]
     read = sum(r["read"] for r in results)
-    loaded = sum(r["loaded"] for r in results)
+    loaded = sum(r["read"] - r["dead_lettered"] for r in results)  # valid messages
     dead = sum(r["dead_lettered"] for r in results)
     drain_s = max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes)
     pg_rows, ch_rows = _count(connections, spec)

@@ -9,9 +9,6 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from kafka_elt.assets import MART_ASSETS
 
-POSTGRES_CONN_ID = "warehouse_postgres"
-CLICKHOUSE_CONN_ID = "warehouse_clickhouse"
-
 DOC = """
 ### dashboard_benchmark
 
@@ -25,10 +22,22 @@ snapshots every mart's row count and checksum (dbt's `mart_checksums`) and the d
 freshness. The **Engine comparison** page in the Airflow UI shows the latest run.
 
 * **Schedule**: on the mart Assets, i.e. after `dbt_marts` has rebuilt both databases.
-  Trigger it by hand to measure now (params: `repetitions`, `warmups`, `code`).
-* **Fails** when the two engines answer a query differently (the task log shows the
-  differing rows), or when a mart's row count or checksum differs between them. The
-  figures are stored first, so the page shows the disagreement too.
+  Trigger it by hand to measure now (params: `repetitions`, `warmups`, `code`,
+  `build_wait_seconds`).
+* **Compares like with like**: dbt builds the two engines in two processes that end at
+  different moments, and a comparison in between would report a difference that is not
+  in the data. So every comparison (each query's answers, the mart checksums) runs only
+  while both engines hold the same finished dbt build, read from the build log dbt
+  writes into each engine (`analytics.dbt_build_log`, see `dbt/macros/build_log.sql`)
+  before and after the queries. While the engines hold different builds or one is
+  building, the task waits (param `build_wait_seconds`) and then compares; if the
+  builds never settle, the task is **skipped** with what it waited for in its log.
+  Building both engines by hand? Give both `dbt build`s one id (`--vars '{build_id: x}'`),
+  or the benchmark sees two builds and waits for the next `dbt_marts` run.
+* **Fails** when the two engines, holding the same build, answer a query differently
+  (the task log shows the differing rows), or when a mart's row count or checksum
+  differs between them. The figures are stored first (with the build id compared), so
+  the page shows the disagreement too.
 * One query at a time (`max_active_tis_per_dag=1`): timings taken while another
   benchmark query competes for the same two cores would measure the contention.
 """
@@ -52,37 +61,34 @@ freshness. The **Engine comparison** page in the Airflow UI shows the latest run
             type=["null", "string"],
             description="market code for the hourly OHLCV query; empty: the first code in latest_price",
         ),
+        "build_wait_seconds": Param(
+            600,
+            type="integer",
+            minimum=0,
+            maximum=3600,
+            description="how long a comparison waits for both engines to hold the same finished dbt build",
+        ),
     },
     default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def dashboard_benchmark():
+    # The tasks' work is in kafka_elt.dashboard.benchmark_tasks; airflow_outcome() makes a
+    # comparison that never found both engines on one finished build a skip, and a real
+    # disagreement a failure that is not retried.
+
     @task
     def snapshot_marts(params=None, dag_run=None) -> dict:
-        """Create the results tables, snapshot mart sizes, checksums and freshness."""
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        """Create the results tables, snapshot mart sizes, checksums and freshness, read
+        while both engines hold the same finished dbt build."""
+        from kafka_elt.dashboard import benchmark_tasks as bt
 
-        from kafka_elt.dashboard import snapshot, store
-        from kafka_elt.dashboard.engines import open_engines
-
-        run_at = dag_run.start_date or pendulum.now("UTC")
-        engines = open_engines(POSTGRES_CONN_ID, CLICKHOUSE_CONN_ID)
-        try:
-            checksums = [c for e in engines for c in snapshot.read_checksums(e)]
-            freshness = [f for e in engines for f in snapshot.read_freshness(e)]
-            code = params.get("code") or snapshot.default_code(engines[0])
-        finally:
-            for engine in engines:
-                engine.close()
-        with PostgresHook(postgres_conn_id=POSTGRES_CONN_ID).get_conn() as conn:
-            store.apply_schema(conn)
-            store.save_checksums(conn, run_id=dag_run.run_id, taken_at=run_at, checksums=checksums)
-            store.save_freshness(conn, run_id=dag_run.run_id, taken_at=run_at, freshness=freshness)
-        return {
-            "run_at": run_at.isoformat(),
-            "mart_sizes": snapshot.mart_sizes(checksums),
-            "mart_disagreements": snapshot.disagreements(checksums, [e.name for e in engines]),
-            "query_params": {"code": code},
-        }
+        with bt.airflow_outcome():
+            return bt.snapshot_marts(
+                run_id=dag_run.run_id,
+                run_at=dag_run.start_date or pendulum.now("UTC"),
+                code=params.get("code"),
+                wait_s=params["build_wait_seconds"],
+            )
 
     @task
     def list_queries() -> list[str]:
@@ -92,74 +98,36 @@ def dashboard_benchmark():
 
     @task(max_active_tis_per_dag=1, map_index_template="{{ query_name }}")
     def benchmark(query_name: str, snapshot: dict, params=None, dag_run=None) -> dict:
-        """Time one query on both engines, store the figures, fail if the answers differ."""
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
-        from airflow.sdk.exceptions import AirflowFailException
+        """Time one query on both engines while both hold the same finished dbt build,
+        store the figures, fail if the answers differ."""
+        from kafka_elt.dashboard import benchmark_tasks as bt
 
-        from kafka_elt.dashboard import store
-        from kafka_elt.dashboard.engines import open_engines
-        from kafka_elt.dashboard.queries import load_queries
-        from kafka_elt.dashboard.runner import benchmark_query
-
-        get_current_context()["query_name"] = query_name  # names the mapped task in the UI
-        query = {q.name: q for q in load_queries()}[query_name]
-        engines = open_engines(POSTGRES_CONN_ID, CLICKHOUSE_CONN_ID)
-        try:
-            result = benchmark_query(
-                query,
-                engines,
+        # Names the mapped task in the UI (map_index_template reads it from the context).
+        get_current_context()["query_name"] = query_name  # type: ignore[typeddict-unknown-key]
+        with bt.airflow_outcome():
+            return bt.benchmark(
+                query_name,
+                snapshot,
+                run_id=dag_run.run_id,
                 warmups=params["warmups"],
                 repetitions=params["repetitions"],
-                params=snapshot["query_params"],
+                wait_s=params["build_wait_seconds"],
             )
-        finally:
-            for engine in engines:
-                engine.close()
-        with PostgresHook(postgres_conn_id=POSTGRES_CONN_ID).get_conn() as conn:
-            store.save_benchmark(
-                conn,
-                run_id=dag_run.run_id,
-                run_at=pendulum.parse(snapshot["run_at"]),
-                benchmark=result,
-                warmups=params["warmups"],
-                mart_sizes=snapshot["mart_sizes"],
-            )
-        if not result.comparison.agree:
-            # Not retried: the same data gives the same answers.
-            raise AirflowFailException(result.disagreement())
-        return {engine: run.stats.median_ms for engine, run in result.runs.items()}
 
     @task
     def marts_agree(snapshot: dict) -> None:
         """Every mart has the same row count and checksum in both databases."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from kafka_elt.dashboard import benchmark_tasks as bt
 
-        if snapshot["mart_disagreements"]:
-            raise AirflowFailException(
-                "marts differ between PostgreSQL and ClickHouse (from dbt's mart_checksums):\n  "
-                + "\n  ".join(snapshot["mart_disagreements"])
-                + "\nRe-run dbt_marts; if they still differ, compare the marts' rows for the keys involved."
-            )
+        with bt.airflow_outcome():
+            bt.check_marts_agree(snapshot)
 
     @task
     def report(medians: list[dict]) -> None:
         """Log the ClickHouse/PostgreSQL latency ratio per query (the page shows the same)."""
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        from kafka_elt.dashboard.benchmark_tasks import latency_report
 
-        with PostgresHook(postgres_conn_id=POSTGRES_CONN_ID).get_conn() as conn:
-            rows = conn.execute(
-                "select query_name, postgres_median_ms, clickhouse_median_ms, clickhouse_to_postgres_ratio, "
-                "results_agree from monitoring.engine_latency_ratio order by query_name"
-            ).fetchall()
-
-        def fmt(value, width: int) -> str:
-            return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
-
-        lines = [f"{'query':28} {'postgres ms':>12} {'clickhouse ms':>14} {'CH/PG':>7}  agree"]
-        lines += [
-            f"{q:28} {fmt(pg, 12)} {fmt(ch, 14)} {fmt(ratio, 7)}  {ok}" for q, pg, ch, ratio, ok in rows
-        ]
-        print("\n".join(lines))
+        print(latency_report())
 
     snap = snapshot_marts()
     medians = benchmark.partial(snapshot=snap).expand(query_name=list_queries())

@@ -13,6 +13,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
 from kafka_elt.assets import raw_table_assets, topic_asset
+from kafka_elt.ingest.kill_report import report_killed_try
 from kafka_elt.ingest.registry import TopicSpec, load_registry
 
 DOC = """
@@ -42,15 +43,19 @@ The DAG id is `ingest_<raw table>`.
    (apache/airflow#34213). Poison messages (not UTF-8, not JSON, missing or mistyped
    fields, unparsable times) go to `{dead_letter}` with the reason; they never fail
    the run.
-3. `publish`: totals per partition (read, loaded, dead-lettered, skipped as duplicates,
-   lag) in the log and as the return value, and the Asset events
-   `postgres.{schema}.{table}` and `clickhouse.{schema}.{table}` when the run loaded new
-   rows (skipped otherwise), which schedule `dbt_marts`.
+3. `publish`: counts per partition and in total, in the words of each drain's log line:
+   `read`; `written` (newly, per database); `skipped_already_stored` (per database: a
+   re-read batch); `dead_lettered`; `lag`. In the log, as the return value and as the
+   extra of the Asset events `postgres.{schema}.{table}` and `clickhouse.{schema}.{table}`,
+   emitted when the run wrote new rows (skipped otherwise), which schedule `dbt_marts`.
 
 **Re-running is safe**: raw tables are keyed by (topic, partition, offset); a re-read
 batch (a retry, a cleared task, a reset consumer group) is skipped in both databases.
 A failed `drain` says which topic, partition, offsets and table failed; fix the cause
-and clear the task: it resumes from the last committed batch.
+and clear the task: it resumes from the last committed batch. A drain killed from
+outside (SIGKILL) cannot say anything; its retry (and its retry/failure callback, when
+Airflow runs one) says whether memory was the cause, from the kernel's OOM-kill counters
+(`kafka_elt.ingest.kill_report`), where Airflow only guesses "Likely out of memory".
 """
 
 DEFAULT_ARGS = {
@@ -127,20 +132,27 @@ def build_ingest_dag(spec: TopicSpec):
             map_index_template="partition {{ partition }}",
             # The budget is checked between batches; leave room for the last one.
             execution_timeout=timedelta(seconds=spec.max_seconds + 600),
+            on_retry_callback=report_killed_try,
+            on_failure_callback=report_killed_try,
         )
         def drain(plan: dict) -> dict:
             from kafka_elt.ingest.connections import Connections
             from kafka_elt.ingest.drain import drain_partition
+            from kafka_elt.ingest.kill_report import report_previous_try, track_try, try_key
 
             context = get_current_context()
             context["partition"] = plan["partition"]  # type: ignore[typeddict-unknown-key]
-            result = drain_partition(
-                spec,
-                plan["partition"],
-                dag_run_id=context["run_id"],
-                end_offset=plan["end_offset"],
-                connections=Connections(),
-            )
+            ti = context["ti"]
+            key = try_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+            report_previous_try(key, ti.try_number)  # was the last try killed, and by memory?
+            with track_try(key, ti.try_number):
+                result = drain_partition(
+                    spec,
+                    plan["partition"],
+                    dag_run_id=context["run_id"],
+                    end_offset=plan["end_offset"],
+                    connections=Connections(),
+                )
             return result.to_dict()
 
         @task(outlets=outlets)
@@ -149,22 +161,20 @@ def build_ingest_dag(spec: TopicSpec):
 
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from kafka_elt.ingest.summary import format_summary, summarize
+            from kafka_elt.ingest.summary import asset_extra, format_summary, summarize, wrote_new_rows
 
             # Indexing, not iterating: iteration probes one XCom past the end and logs an error.
             summary = summarize(spec.topic, [results[i] for i in range(len(results))])
             logging.getLogger(__name__).info("run summary\n%s", format_summary(summary))
-            if not (summary["postgres_raw_inserted"] or summary["clickhouse_raw_inserted"]):
+            if not wrote_new_rows(summary):
                 # No new rows: skipping emits no Asset event, so dbt does not rebuild for nothing.
-                raise AirflowSkipException(f"no new rows in {spec.qualified_table}; no Asset event")
+                raise AirflowSkipException(
+                    f"no new rows in {spec.qualified_table} (read {summary['read']}: all skipped as "
+                    "already stored or dead-lettered); no Asset event"
+                )
             outlet_events = get_current_context()["outlet_events"]
             for asset in outlets:
-                outlet_events[asset].extra = {
-                    "topic": spec.topic,
-                    "loaded": summary["loaded"],
-                    "dead_lettered": summary["dead_lettered"],
-                    "lag": summary["lag"],
-                }
+                outlet_events[asset].extra = asset_extra(summary)
             return summary
 
         publish(drain.expand(plan=plan()))

@@ -1,14 +1,32 @@
-"""Shared fixtures. Integration tests talk to the real local stack (Kafka, PostgreSQL,
-ClickHouse, Airflow); `make test` starts it, and the ``stack`` fixture starts whatever
-is not running yet, so `pytest` alone works too."""
+"""Shared fixtures, and markers by folder. Integration tests talk to the real local stack
+(Kafka, PostgreSQL, ClickHouse, Airflow); `make test` starts it, and the ``stack``
+fixture starts whatever is not running yet, so `pytest` alone works too."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from kafka_elt.stack.config import StackConfig
+
+TESTS = Path(__file__).resolve().parent
+# A test's folder says what it needs, so no test file has to: browser tests drive the
+# Airflow UI of the real stack, hence are integration tests too.
+FOLDER_MARKERS = {
+    "integration": ("integration",),
+    "browser": ("integration", "browser"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        for marker in FOLDER_MARKERS.get(item.path.relative_to(TESTS).parts[0], ()):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -24,30 +42,6 @@ def stack(stack_config: StackConfig) -> StackConfig:
     up(stack_config, list(ORDER))
     os.environ.update(stack_config.environment())
     return stack_config
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _airflow_components_restarted(stack_config: StackConfig):
-    """Airflow's components running before each test module, once the stack is up.
-
-    The local stack has no process supervisor yet: a component that exits (the scheduler
-    has been seen to exit on a metadata-database deadlock while a test's ``dag.test()``
-    and the scheduler both scheduled a run) would fail every later test that needs it.
-    Restarting it here is what the ``stack`` fixture does for a stopped stack, module by
-    module; the exit stays visible in the warning and the component's log."""
-    import warnings
-
-    from kafka_elt.stack import airflow, postgres
-
-    services = airflow.services(stack_config)
-    if not postgres.service(stack_config).is_running():  # no stack: unit tests only
-        yield
-        return
-    for svc in services:
-        if svc.pid() is None:
-            warnings.warn(f"{svc.name} had exited; restarting it (see {svc.log_file})", stacklevel=1)
-            svc.start()
-    yield
 
 
 @pytest.fixture
@@ -68,8 +62,3 @@ def ch_client(stack: StackConfig):
     client = clickhouse.client(stack)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap(stack: StackConfig) -> str:
-    return stack.kafka_bootstrap

@@ -1,6 +1,6 @@
 {#-
     dbt's `where` test config, plus one placeholder: __recently_ingested__ becomes
-    "ingested_at since var('staging_tests_since')" when that var is set (the Airflow
+    "ingested_at since DBT_STAGING_TESTS_SINCE" when that environment variable is set (the Airflow
     build sets it to its previous successful build's start, less a minute: each build
     tests the rows that arrived since the last one), else "within
     the last var('staging_test_window_hours') hours", in the target's dialect. (The
@@ -28,7 +28,9 @@
 
 {% macro tests_since() -%}
     {#- An ISO 8601 instant, or none; anything else is refused rather than pasted into SQL. -#}
-    {%- set since = var("staging_tests_since", none) -%}
+    {#- From the environment (the Airflow build sets it; changing it keeps dbt's partial
+        parse), or a --vars value when run by hand. -#}
+    {%- set since = env_var("DBT_STAGING_TESTS_SINCE", "") or var("staging_tests_since", none) -%}
     {%- if since and not modules.re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+([+-][0-9:]+|Z)?", since) -%}
         {{ exceptions.raise_compiler_error("staging_tests_since must be an ISO 8601 instant, got " ~ since) }}
     {%- endif -%}

@@ -19,18 +19,8 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetWatcher
 
-from kafka_elt.ingest.connections import KAFKA_CONN_ID
 from kafka_elt.ingest.registry import TopicSpec, load_registry
-
-ENGINES = ("postgres", "clickhouse")
-MARTS = (
-    "market_candle",
-    "user_footprint",
-    "page_views_hourly",
-    "top_links_daily",
-    "candle_ohlcv_hourly",
-    "latest_price",
-)
+from kafka_elt.settings import ENGINES, KAFKA_CONN_ID, MART_SCHEMA, MARTS
 
 
 def table_asset(engine: str, schema: str, table: str) -> Asset:
@@ -65,4 +55,4 @@ def raw_table_assets(spec: TopicSpec) -> list[Asset]:
 
 RAW_ASSETS: list[Asset] = [asset for spec in load_registry() for asset in raw_table_assets(spec)]
 
-MART_ASSETS: list[Asset] = [table_asset(engine, "analytics", mart) for engine in ENGINES for mart in MARTS]
+MART_ASSETS: list[Asset] = [table_asset(engine, MART_SCHEMA, mart) for engine in ENGINES for mart in MARTS]

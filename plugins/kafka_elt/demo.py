@@ -130,39 +130,44 @@ def _check_last_runs(api: AirflowApi, dag_ids) -> None:
         )
 
 
-def _mart_checksums(cfg: StackConfig) -> dict[str, dict[str, tuple[int, int]]]:
-    """engine -> mart -> (rows, checksum), from the dbt comparison model in each database."""
+def _figures(cfg: StackConfig) -> tuple[dict[str, dict[str, tuple[int, str]]], list[tuple]]:
+    """engine -> mart -> (rows, checksum) from dbt's comparison model in each database, read
+    as the benchmark DAG reads it; and the last benchmark run's median latencies."""
+    from kafka_elt.dashboard.engines import ClickHouseEngine, PostgresEngine
+    from kafka_elt.dashboard.snapshot import checksums_by_engine, read_checksums
     from kafka_elt.stack import clickhouse, postgres
 
-    pg = postgres.connect(cfg, cfg["WAREHOUSE_DB"], cfg["LOADER_USER"], cfg["LOADER_PASSWORD"])
-    with pg, pg.cursor() as cur:
-        cur.execute("select mart_name, row_count, checksum from analytics.mart_checksums")
-        pg_rows = {name: (int(rows), int(checksum)) for name, rows, checksum in cur.fetchall()}
-        cur.execute(
+    pg = PostgresEngine(
+        postgres.connect(cfg, cfg["WAREHOUSE_DB"], cfg["LOADER_USER"], cfg["LOADER_PASSWORD"])
+    )
+    try:
+        checksums = read_checksums(pg)
+        latencies = pg.fetch(
             "select query_name, postgres_median_ms, clickhouse_median_ms, results_agree "
             "from monitoring.engine_latency_ratio order by query_name"
         )
-        latencies = cur.fetchall()
-    pg.close()
-    ch = clickhouse.client(cfg)
-    result = ch.query("select mart_name, row_count, checksum from analytics.mart_checksums")
-    ch_rows = {name: (int(rows), int(checksum)) for name, rows, checksum in result.result_rows}
-    ch.close()
-    return {"postgres": pg_rows, "clickhouse": ch_rows, "latencies": latencies}  # type: ignore[dict-item]
+    finally:
+        pg.close()
+    ch = ClickHouseEngine(clickhouse.client(cfg))
+    try:
+        checksums += read_checksums(ch)
+    finally:
+        ch.close()
+    return checksums_by_engine(checksums), latencies
 
 
 def _print_summary(cfg: StackConfig, waited: float, total: float) -> None:
-    figures = _mart_checksums(cfg)
+    checksums, latencies = _figures(cfg)
     print("\ndemo: rows per mart (and whether the order-independent checksums agree)")
     print(f"  {'mart':24} {'PostgreSQL':>12} {'ClickHouse':>12}  checksums")
-    for mart in sorted(set(figures["postgres"]) | set(figures["clickhouse"])):
-        pg_rows, pg_sum = figures["postgres"].get(mart, (0, None))
-        ch_rows, ch_sum = figures["clickhouse"].get(mart, (0, None))
+    for mart in sorted(set(checksums["postgres"]) | set(checksums["clickhouse"])):
+        pg_rows, pg_sum = checksums["postgres"].get(mart, (0, None))
+        ch_rows, ch_sum = checksums["clickhouse"].get(mart, (0, None))
         agree = "agree" if (pg_rows, pg_sum) == (ch_rows, ch_sum) else "DIFFER"
         print(f"  {mart:24} {pg_rows:>12,} {ch_rows:>12,}  {agree}")
     print("\ndemo: dashboard queries, median latency of the last benchmark run")
     print(f"  {'query':28} {'PostgreSQL ms':>14} {'ClickHouse ms':>14}  answers")
-    for query, pg_ms, ch_ms, agree in figures["latencies"]:  # type: ignore[misc]
+    for query, pg_ms, ch_ms, agree in latencies:
         fmt = lambda v: f"{v:14.2f}" if v is not None else f"{'-':>14}"  # noqa: E731
         print(f"  {query:28} {fmt(pg_ms)} {fmt(ch_ms)}  {'agree' if agree else 'DIFFER'}")
     print(f"\ndemo: pipeline done {waited:.0f}s after the last message was produced ({total:.0f}s in all)")

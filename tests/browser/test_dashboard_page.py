@@ -22,8 +22,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
 CHROMIUM_FLAGS = [
@@ -169,7 +167,7 @@ def chromium():
 def latest_figures(stack):
     """The latest benchmark run's figures as the results view holds them (running the
     benchmark first when the stack has none yet)."""
-    from tests.integration.test_dashboard_benchmark import latest_latency, run_benchmark_dag
+    from tests.support.benchmark_runs import latest_latency, run_benchmark_dag
 
     rows = latest_latency(stack)
     if not rows:
@@ -181,7 +179,7 @@ def latest_figures(stack):
 
 def stored_medians(stack, run_id: str) -> dict[tuple[str, str], float]:
     """(query, engine) -> median ms of one run, straight from the results table."""
-    from tests.integration.test_dashboard_benchmark import run_results
+    from tests.support.benchmark_runs import run_results
 
     return {(r["query_name"], r["engine"]): r["median_ms"] for r in run_results(stack, run_id)}
 

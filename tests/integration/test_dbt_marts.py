@@ -1,8 +1,8 @@
 """dbt builds the same marts in PostgreSQL and ClickHouse, and they agree.
 
-Raw rows are written straight into the raw tables of both databases (DDL from
-include/sql, no Kafka), then the real dbt (.venv-dbt) builds the project against each
-target. The tests prove:
+Raw rows are written into the raw tables of both databases by the ingestion's own
+sinks (DDL from include/sql, batches as the drain makes them; no Kafka), then the real
+dbt (.venv-dbt) builds the project against each target. The tests prove:
 
 * every model builds and every dbt test (and unit test) passes on both targets;
 * every mart has the same row count and checksum in both databases (mart_checksums),
@@ -25,6 +25,7 @@ import random
 import string
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -32,7 +33,14 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from kafka_elt.dashboard.engines import ClickHouseEngine, PostgresEngine
+from kafka_elt.dashboard.snapshot import checksums_by_engine, read_checksums
+from kafka_elt.ingest.batch import Batch
+from kafka_elt.ingest.clickhouse_sink import ClickHouseSink
+from kafka_elt.ingest.connections import Connections
+from kafka_elt.ingest.ddl import apply_ddl
+from kafka_elt.ingest.postgres_sink import PostgresSink
+from kafka_elt.ingest.validators import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = ROOT / "dbt"
@@ -46,17 +54,6 @@ MARTS = (
     "top_links_daily",
     "candle_ohlcv_hourly",
     "latest_price",
-)
-RAW_COLUMNS = (
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_key",
-    "kafka_value",
-    "kafka_timestamp",
-    "kafka_headers",
-    "ingested_at",
-    "dag_run_id",
 )
 # The business columns of market_candle compared row by row across the engines.
 CANDLE_COLUMNS = (
@@ -90,6 +87,36 @@ class RawMessage:
     timestamp: datetime | None
 
 
+class Received:
+    """A RawMessage as confluent_kafka hands it to the drain: the Message methods Batch reads."""
+
+    _CREATE_TIME, _NOT_AVAILABLE = 1, 0  # confluent_kafka.TIMESTAMP_*
+
+    def __init__(self, message: RawMessage) -> None:
+        self.message = message
+
+    def error(self) -> None:
+        return None
+
+    def offset(self) -> int:
+        return self.message.offset
+
+    def key(self) -> bytes | None:
+        return None if self.message.key is None else self.message.key.encode()
+
+    def value(self) -> bytes:
+        return self.message.value.encode()
+
+    def timestamp(self) -> tuple[int, int]:
+        if self.message.timestamp is None:
+            return self._NOT_AVAILABLE, -1
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return self._CREATE_TIME, (self.message.timestamp - epoch) // timedelta(milliseconds=1)
+
+    def headers(self) -> None:
+        return None
+
+
 @dataclass
 class RawBatch:
     candles: list[RawMessage] = field(default_factory=list)
@@ -111,9 +138,9 @@ class OffsetCounter:
 
 def candle_value(payload: dict, *, envelope: bool) -> str:
     """The message as the demo producer writes it: Connect envelope or bare payload."""
-    from kafka_elt.producers.candles import Candle, envelope_json, payload_json
+    from kafka_elt.producers.candles import SampleCandle, envelope_json, payload_json
 
-    candle = Candle(**payload)
+    candle = SampleCandle(**payload)
     return envelope_json(candle) if envelope else payload_json(candle)
 
 
@@ -220,72 +247,78 @@ def raw_specs():
     return {topic: get_topic(topic) for topic in (CANDLE_TOPIC, WEB_TOPIC)}
 
 
-def ensure_raw_tables(pg_conn, ch_client) -> None:
-    """Create the raw layer with the ingestion's own DDL (include/sql), in both engines."""
-    from kafka_elt.ingest import ddl
-
+def ensure_raw_tables() -> None:
+    """Create the raw layer as an ingestion run does (include/sql), in both engines."""
+    connections = Connections()
     dbt_user = os.environ["DBT_POSTGRES_USER"]
     for spec in raw_specs().values():
-        with pg_conn.cursor() as cur:
-            for _name, script in ddl.render("postgres", spec):
-                cur.execute(script)
-            # dbt reads the raw layer; the stack grants it already, this is idempotent.
-            cur.execute(f'grant usage on schema {spec.raw_schema} to "{dbt_user}"')
-            cur.execute(f'grant select on all tables in schema {spec.raw_schema} to "{dbt_user}"')
-        pg_conn.commit()
-        for _name, script in ddl.render("clickhouse", spec):
-            for statement in ddl.split_statements(script):
-                ch_client.command(statement)
+        apply_ddl(spec, connections)
+        pg = connections.postgres()
+        try:
+            with pg.cursor() as cur:
+                # dbt reads the raw layer; the stack grants it already, this is idempotent.
+                cur.execute(f'grant usage on schema {spec.raw_schema} to "{dbt_user}"')
+                cur.execute(f'grant select on all tables in schema {spec.raw_schema} to "{dbt_user}"')
+            pg.commit()
+        finally:
+            pg.close()
 
 
-def load_raw(pg_conn, ch_client, messages: list[RawMessage], run_id: str) -> None:
-    """Write the messages into both raw tables the way the ingestion does."""
-    load_raw_postgres(pg_conn, messages, run_id)
-    load_raw_clickhouse(ch_client, messages, run_id)
+def raw_batches(messages: list[RawMessage]) -> dict[str, list[Batch]]:
+    """topic -> the messages as the drain batches them: per partition, in offset order,
+    each checked by the topic's validator."""
+    specs = raw_specs()
+    received: dict[tuple[str, int], list[Received]] = {}
+    for m in sorted(messages, key=lambda m: (m.topic, m.partition, m.offset)):
+        received.setdefault((m.topic, m.partition), []).append(Received(m))
+    batches: dict[str, list[Batch]] = {}
+    for (topic, partition), partition_messages in received.items():
+        batch = Batch(topic, partition)
+        batch.extend(partition_messages, KINDS[specs[topic].kind], end_offset=None)
+        assert not len(batch.dead), f"generated messages were refused: {batch.dead.reasons[:3]}"
+        batches.setdefault(topic, []).append(batch)
+    return batches
 
 
-def raw_table(messages: list[RawMessage]) -> str:
-    (topic,) = {m.topic for m in messages}
-    return raw_specs()[topic].qualified_table
+def load_raw(messages: list[RawMessage], run_id: str) -> tuple[int, int]:
+    """Write the messages into both raw tables with the ingestion's sinks, in the drain's
+    order: stage in PostgreSQL, insert into ClickHouse, commit PostgreSQL. Returns the raw
+    rows inserted (PostgreSQL, ClickHouse); offsets already stored are skipped."""
+    connections, specs, ingested_at = Connections(), raw_specs(), datetime.now(UTC)
+    pg_inserted = ch_inserted = 0
+    for topic, batches in raw_batches(messages).items():
+        pg = PostgresSink(connections.postgres(), specs[topic])
+        ch = ClickHouseSink(connections.clickhouse(), specs[topic])
+        try:
+            for batch in batches:
+                pg_inserted += pg.stage(batch, ingested_at, run_id).written
+                ch_inserted += ch.write(batch, ingested_at, run_id).written
+                pg.commit()
+        finally:
+            pg.close()
+            ch.close()
+    return pg_inserted, ch_inserted
 
 
-def load_raw_postgres(pg_conn, messages: list[RawMessage], run_id: str) -> None:
-    from psycopg2.extras import execute_values
+class RacingClickHouseSink(ClickHouseSink):
+    """A second writer of the same partition that looked for stored offsets before the
+    first one inserted, so it inserts the batch again: the one way duplicates reach a
+    ClickHouse raw table (see clickhouse_sink), which dbt's staging must absorb."""
 
-    with pg_conn.cursor() as cur:
-        execute_values(
-            cur,
-            f"insert into {raw_table(messages)} ({', '.join(RAW_COLUMNS)}) values %s "
-            "on conflict (kafka_topic, kafka_partition, kafka_offset) do nothing",
-            [
-                (
-                    m.topic,
-                    m.partition,
-                    m.offset,
-                    m.key.encode() if m.key else None,
-                    m.value,
-                    m.timestamp,
-                    None,
-                    datetime.now(UTC),
-                    run_id,
-                )
-                for m in messages
-            ],
-            page_size=5000,
-        )
-    pg_conn.commit()
+    def _stored(self, table: str, batch: Batch, offsets: list[int]) -> set[int]:
+        return set()
 
 
-def load_raw_clickhouse(ch_client, messages: list[RawMessage], run_id: str) -> None:
-    ingested_at = datetime.now(UTC)
-    ch_client.insert(
-        raw_table(messages),
-        [
-            [m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, "[]", ingested_at, run_id]
-            for m in messages
-        ],
-        column_names=list(RAW_COLUMNS),
-    )
+def load_clickhouse_duplicates(messages: list[RawMessage], run_id: str) -> None:
+    """Store the (already loaded) messages once more in ClickHouse, as racing writers would."""
+    connections, specs, ingested_at = Connections(), raw_specs(), datetime.now(UTC)
+    for topic, batches in raw_batches(messages).items():
+        ch = RacingClickHouseSink(connections.clickhouse(), specs[topic])
+        try:
+            for batch in batches:
+                assert ch.write(batch, ingested_at, run_id).written == len(batch.raw)
+        finally:
+            ch.close()
 
 
 def dbt_pg_connection():
@@ -344,21 +377,23 @@ def candle_rows(ch_client, where: str) -> dict[str, list[tuple]]:
     }
 
 
-def checksums(ch_client) -> dict[str, dict[str, tuple[int, int]]]:
-    pg = pg_rows(f"select mart_name, row_count, checksum from {pg_schema()}.mart_checksums")
-    ch = ch_client.query(
-        f"select mart_name, row_count, checksum from {ch_database()}.mart_checksums"
-    ).result_rows
-    return {
-        "postgres": {name: (int(count), int(total)) for name, count, total in pg},
-        "clickhouse": {name: (int(count), int(total)) for name, count, total in ch},
-    }
+def checksums(ch_client) -> dict[str, dict[str, tuple[int, str]]]:
+    """engine -> mart -> (rows, checksum), read as the dashboard benchmark reads them."""
+    pg = PostgresEngine(dbt_pg_connection())
+    try:
+        found = read_checksums(pg, f"{pg_schema()}.mart_checksums")
+    finally:
+        pg.close()
+    found += read_checksums(ClickHouseEngine(ch_client), f"{ch_database()}.mart_checksums")
+    return checksums_by_engine(found)
 
 
 # --------------------------------------------------------------------------- dbt
 
 
-def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dict]:
+def run_dbt(
+    command: str, target: str, artifacts: Path, *extra: str, build_id: str | None = None
+) -> list[dict]:
     """Run the real dbt CLI; return run_results' results. Fails the test with dbt's log tail."""
     missing = [
         name
@@ -393,6 +428,8 @@ def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dic
         *extra,
     ]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+    if build_id:  # one build in both engines' build logs, as dbt_marts does it
+        env["DBT_BUILD_ID"] = build_id
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise AssertionError(
@@ -405,7 +442,8 @@ def run_dbt(command: str, target: str, artifacts: Path, *extra: str) -> list[dic
 
 
 def build_both(artifacts: Path) -> dict[str, list[dict]]:
-    return {target: run_dbt("build", target, artifacts) for target in TARGETS}
+    build_id = f"test_dbt_marts__{uuid.uuid4().hex[:12]}"
+    return {target: run_dbt("build", target, artifacts, build_id=build_id) for target in TARGETS}
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -420,32 +458,24 @@ def artifacts(tmp_path_factory) -> Path:
 def scenario(stack, artifacts):
     """Raw rows for a day of candles and 3,000 visits in both databases; marts built.
 
-    Module-scoped (one load, one build for all tests), so it opens its own connections
-    the way the pg_conn / ch_client fixtures do.
+    Module-scoped (one load, one build for all tests). The sinks connect through the
+    pipeline's Airflow connections, which the ``stack`` fixture exports (AIRFLOW_CONN_*).
     """
-    from kafka_elt.stack import clickhouse, postgres
-
-    pg_conn = postgres.connect(stack, stack["WAREHOUSE_DB"], stack["LOADER_USER"], stack["LOADER_PASSWORD"])
-    ch_client = clickhouse.client(stack)
-    try:
-        ensure_raw_tables(pg_conn, ch_client)
-        now = datetime.now(UTC).replace(microsecond=0)
-        run_id = f"test_dbt_marts__{int(time.time())}"
-        rng = random.Random(20250519)
-        offsets = OffsetCounter(base=time.time_ns() // 1000)
-        batch = RawBatch(
-            candles=generate_candles(rng, offsets, now, hours=26),
-            footprints=generate_footprints(rng, offsets, now, count=3000),
-        )
-        load_raw(pg_conn, ch_client, batch.candles, run_id)
-        load_raw(pg_conn, ch_client, batch.footprints, run_id)
-        # ClickHouse: offsets stored twice (ReplacingMergeTree, not merged yet) must
-        # still count once.
-        load_raw_clickhouse(ch_client, batch.candles[:5] + batch.candles[-5:], run_id + "_duplicate")
-        load_raw_clickhouse(ch_client, batch.footprints[:5], run_id + "_duplicate")
-    finally:
-        pg_conn.close()
-        ch_client.close()
+    ensure_raw_tables()
+    now = datetime.now(UTC).replace(microsecond=0)
+    run_id = f"test_dbt_marts__{int(time.time())}"
+    rng = random.Random(20250519)
+    offsets = OffsetCounter(base=time.time_ns() // 1000)
+    batch = RawBatch(
+        candles=generate_candles(rng, offsets, now, hours=26),
+        footprints=generate_footprints(rng, offsets, now, count=3000),
+    )
+    load_raw(batch.candles, run_id)
+    load_raw(batch.footprints, run_id)
+    # ClickHouse: offsets stored twice (ReplacingMergeTree, not merged yet) must
+    # still count once.
+    load_clickhouse_duplicates(batch.candles[:5] + batch.candles[-5:], run_id + "_duplicate")
+    load_clickhouse_duplicates(batch.footprints[:5], run_id + "_duplicate")
     first_build = build_both(artifacts)
     return {"batch": batch, "offsets": offsets, "run_id": run_id, "first_build": first_build}
 
@@ -530,7 +560,7 @@ def test_latest_message_wins_as_the_raw_data_says(scenario, ch_client):
     assert len(overruled) >= 5, overruled
 
 
-def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client, artifacts):
+def test_resent_candle_update_changes_that_row_only(scenario, ch_client, artifacts):
     before = candle_rows(ch_client, "code like 'TEST-%'")
     sums_before = checksums(ch_client)
     # The candle to update: a TEST-ETH candle (keyless), with its current state.
@@ -572,7 +602,7 @@ def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client
             updated_at - timedelta(seconds=5),
         ),
     ]
-    load_raw(pg_conn, ch_client, resent, scenario["run_id"] + "_resend")
+    assert load_raw(resent, scenario["run_id"] + "_resend") == (2, 2)
     results = build_both(artifacts)
     for target, result in results.items():
         assert all(r["status"] in ("success", "pass") for r in result), target
@@ -602,11 +632,12 @@ def test_resent_candle_update_changes_that_row_only(scenario, pg_conn, ch_client
     assert plain == keys == merged
 
 
-def test_replayed_offsets_and_rebuilds_change_no_mart(scenario, pg_conn, ch_client, artifacts):
+def test_replayed_offsets_and_rebuilds_change_no_mart(scenario, ch_client, artifacts):
     before = checksums(ch_client)
     replay = scenario["batch"].candles[:200] + scenario["batch"].footprints[:200]
-    load_raw(pg_conn, ch_client, [m for m in replay if m.topic == CANDLE_TOPIC], "replay")
-    load_raw(pg_conn, ch_client, [m for m in replay if m.topic == WEB_TOPIC], "replay")
+    assert load_raw(replay, "replay") == (0, 0), "the sinks store an offset once"
+    # Racing writers still leave duplicates in ClickHouse; the marts must not see them.
+    load_clickhouse_duplicates(replay, "replay")
     build_both(artifacts)
     assert checksums(ch_client) == before
 

@@ -16,10 +16,8 @@ import pytest
 import yaml
 
 from kafka_elt.ingest.registry import REGISTRY_FILE
-from kafka_elt.ingest.sandbox import open_sandbox
 from kafka_elt.producers.sample import candle_messages
-
-pytestmark = pytest.mark.integration
+from tests.support.sandbox import open_sandbox
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "kafka_ingest.py"
 
@@ -107,7 +105,7 @@ def test_dag_run_loads_both_databases_and_emits_assets_only_when_rows_are_new(
 
     events = asset_events(dag.dag_id)
     assert sorted(name for name, _ in events) == [f"clickhouse.{table}", f"postgres.{table}"]
-    assert {extra["loaded"] for _, extra in events} == {pg_rows}
+    assert {extra["written"]["postgres"] for _, extra in events} == {pg_rows}
 
     # Reset the consumer group: the DAG re-reads everything, changes no row count, and,
     # with no new rows, skips publish: no new Asset event, no dbt run for nothing.

@@ -25,11 +25,9 @@ import pytest
 
 from kafka_elt.ingest.connections import Connections
 from kafka_elt.ingest.errors import ConnectionFailed, SinkWriteError
-from kafka_elt.ingest.sandbox import open_sandbox
 from kafka_elt.producers.sample import candle_messages
 from kafka_elt.stack.process import Service, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.support.sandbox import open_sandbox
 
 
 def free_port() -> int:
@@ -169,7 +167,7 @@ def test_clickhouse_stopped_mid_run(private_clickhouse, kafka_bootstrap, pg_conn
         private_clickhouse.restart()
         (result,) = box.drain(batch_size=10)
         assert (result.start_offset, result.read, result.committed_offset) == (10, 20, 30)
-        assert result.postgres.raw_inserted == result.clickhouse.raw_inserted == 20
+        assert result.written["postgres"] == result.written["clickhouse"] == 20
         ch = box.connections.clickhouse()
         try:
             assert int(ch.command(f"select count() from {table}")) == 30  # no duplicates, no FINAL needed
@@ -247,6 +245,6 @@ def test_postgres_unreachable_commits_nothing(stack, kafka_bootstrap, monkeypatc
         assert int(ch_client.command(f"select count() from {box.spec.qualified_table}")) == 2
         box.connections = healthy
         (result,) = box.drain()
-        assert (result.start_offset, result.committed_offset, result.postgres.raw_inserted) == (2, 12, 10)
+        assert (result.start_offset, result.committed_offset, result.written["postgres"]) == (2, 12, 10)
     finally:
         box.close()

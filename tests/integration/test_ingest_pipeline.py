@@ -1,6 +1,6 @@
 """The ingestion against real Kafka, PostgreSQL and ClickHouse.
 
-Each test works in a sandbox (kafka_elt.ingest.sandbox): its own topic, consumer group
+Each test works in a sandbox (tests/support/sandbox.py): its own topic, consumer group
 and raw schema in both databases, dropped afterwards, so tests can reset offsets and
 break tables without touching the pipeline's own raw tables.
 """
@@ -16,9 +16,6 @@ from decimal import Decimal
 import pytest
 
 from kafka_elt.ingest.errors import SinkWriteError
-from kafka_elt.ingest.sandbox import open_sandbox
-
-pytestmark = pytest.mark.integration
 
 # The messages of the issue, byte for byte.
 ENVELOPE = (
@@ -68,27 +65,6 @@ def counts(box, pg_conn, ch_client, table: str | None = None) -> tuple[int, int]
     return pg, ch
 
 
-@pytest.fixture
-def candles(stack, kafka_bootstrap):
-    box = open_sandbox("market_candle", kafka_bootstrap, partitions=3)
-    yield box
-    box.close()
-
-
-@pytest.fixture
-def single_partition(stack, kafka_bootstrap):
-    box = open_sandbox("market_candle", kafka_bootstrap, partitions=1)
-    yield box
-    box.close()
-
-
-@pytest.fixture
-def web_logs(stack, kafka_bootstrap):
-    box = open_sandbox("footprint", kafka_bootstrap, partitions=3)
-    yield box
-    box.close()
-
-
 def test_example_messages_arrive_typed_and_intact(candles, web_logs, pg_conn, ch_client):
     headers = [("source", b"kafka-connect"), ("trace", None), ("bin", b"\xff\x00")]
     candles.produce(
@@ -111,7 +87,7 @@ def test_example_messages_arrive_typed_and_intact(candles, web_logs, pg_conn, ch
     )
     for box in (candles, web_logs):
         results = box.drain(dag_run_id="manual__example")
-        assert sum(r.loaded for r in results) == 2 and sum(r.dead_lettered for r in results) == 0
+        assert sum(r.written["postgres"] for r in results) == 2 and sum(r.dead_lettered for r in results) == 0
 
     table = f"{candles.schema}.market_candle"
     rows = pg_query(
@@ -192,14 +168,15 @@ def test_rerun_over_the_same_offsets_changes_no_row_count(candles, pg_conn, ch_c
     assert set(candles.committed().values()) == {0}
     second = candles.drain(batch_size=100)
     assert sum(r.read for r in second) == 900
-    assert sum(r.postgres.raw_inserted + r.clickhouse.raw_inserted for r in second) == 0
-    assert sum(r.postgres.raw_skipped for r in second) == sum(r.clickhouse.raw_skipped for r in second) == 900
+    assert sum(r.written["postgres"] + r.written["clickhouse"] for r in second) == 0
+    assert sum(r.skipped_already_stored["postgres"] for r in second) == 900
+    assert sum(r.skipped_already_stored["clickhouse"] for r in second) == 900
     assert counts(candles, pg_conn, ch_client) == (900, 900)
 
     # A brand-new consumer group reads everything again: still nothing new.
     candles.group = candles.group + "-new"
     third = candles.drain(batch_size=250)
-    assert sum(r.read for r in third) == 900 and sum(r.postgres.raw_inserted for r in third) == 0
+    assert sum(r.read for r in third) == 900 and sum(r.written["postgres"] for r in third) == 0
     assert counts(candles, pg_conn, ch_client) == (900, 900)
 
 
@@ -233,7 +210,7 @@ def test_poison_messages_are_dead_lettered_and_the_messages_around_them_load(
     box.produce(messages)
 
     (result,) = box.drain(batch_size=4)
-    assert (result.read, result.loaded, result.dead_lettered) == (21, 11, 10)
+    assert (result.read, result.written["postgres"], result.dead_lettered) == (21, 11, 10)
     assert result.committed_offset == 21 and result.stopped_by in ("end", "eof")
     assert counts(box, pg_conn, ch_client) == (11, 11)
     assert counts(box, pg_conn, ch_client, "dead_letter") == (10, 10)
@@ -307,7 +284,12 @@ def test_postgres_refusing_a_batch_fails_the_run_and_commits_nothing_of_it(
 
     pg_execute(pg_conn, f"alter table {table} drop constraint it_fault")
     (rerun,) = box.drain(batch_size=10)
-    assert (rerun.start_offset, rerun.read, rerun.postgres.raw_skipped, rerun.clickhouse.raw_skipped) == (
+    assert (
+        rerun.start_offset,
+        rerun.read,
+        rerun.skipped_already_stored["postgres"],
+        rerun.skipped_already_stored["clickhouse"],
+    ) == (
         21,
         9,
         0,
@@ -354,8 +336,8 @@ def test_each_database_heals_on_its_own_after_a_replay(candles, pg_conn, ch_clie
 
     candles.reset_group(0)
     replay = candles.drain(batch_size=50)
-    assert sum(r.postgres.raw_inserted for r in replay) == missing
-    assert sum(r.clickhouse.raw_inserted for r in replay) == 0
+    assert sum(r.written["postgres"] for r in replay) == missing
+    assert sum(r.written["clickhouse"] for r in replay) == 0
     assert counts(candles, pg_conn, ch_client) == (300, 300)
 
 

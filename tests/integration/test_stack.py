@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
-from kafka_elt.stack import airflow
-from kafka_elt.stack.__main__ import all_services
+from kafka_elt.stack import airflow, kafka, supervision
+from kafka_elt.stack.__main__ import ORDER, all_services, down, up
+from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.process import _group_pids
-
-pytestmark = pytest.mark.integration
 
 
 def test_clickhouse_from_a_separate_process_reads_and_writes(stack):
@@ -88,7 +92,7 @@ def test_kafka_produce_and_consume_on_loopback(stack):
         if msg is not None and msg.error() is None:
             break
     consumer.close()
-    admin.delete_topics([topic])
+    admin.delete_topics([topic])[topic].result(timeout=30)
     assert msg is not None and msg.value() == b"hello"
 
 
@@ -122,6 +126,7 @@ def test_every_stack_process_listens_on_loopback_only(stack):
         if (pid := svc.pid())
         for p in _group_pids(pid)
     }
+    pids |= {supervision.supervisord_pid(stack), supervision.listener_pid(stack)}
     addresses = _listening_addresses(pids)
     expected_ports = {
         stack.port(n) for n in ("KAFKA", "KAFKA_CONTROLLER", "POSTGRES", "CLICKHOUSE_HTTP", "AIRFLOW")
@@ -130,3 +135,49 @@ def test_every_stack_process_listens_on_loopback_only(stack):
     for address in addresses:
         host = address.rsplit(":", 1)[0].strip("[]")
         assert host in ("127.0.0.1", "::ffff:127.0.0.1"), f"a stack process listens on {address}"
+
+
+def test_supervisord_is_reached_through_a_private_unix_socket_only(stack):
+    sock = supervision.socket_path(stack)
+    assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o700
+    supervisord = supervision.supervisord_pid(stack)
+    assert supervisord and _listening_addresses({supervisord}) == []  # no TCP port at all
+    assert supervision.Supervisor.of(stack).running()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_first_idempotent_produce_on_a_fresh_broker_is_quiet(stack, monkeypatch):
+    """`up` waits for the broker's coordinators: the first produce after a brand-new broker
+    does not log "Failed to acquire idempotence PID" (it did before; Kafka 4.3 answers
+    COORDINATOR_LOAD_IN_PROGRESS until the controller hands the broker producer ids)."""
+    state = Path(tempfile.mkdtemp(prefix="kstk-"))  # short: a unix socket path has 108 bytes
+    monkeypatch.setenv("STACK_DIR", str(state))
+    monkeypatch.setenv("KAFKA_PORT", str(_free_port()))
+    monkeypatch.setenv("KAFKA_CONTROLLER_PORT", str(_free_port()))
+    fresh = StackConfig.load(stack.root)
+    (state / "lib").mkdir()
+    (state / "lib" / "kafka").symlink_to(kafka.libs_dir(stack))  # the jars, not the data
+    records: list[str] = []
+    logger = logging.getLogger(f"test.fresh_broker.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.addHandler(logging.Handler())
+    logger.handlers[0].emit = lambda record: records.append(record.getMessage())
+    try:
+        up(fresh, ["kafka"])
+        from confluent_kafka import Producer
+
+        producer = Producer(
+            {"bootstrap.servers": fresh.kafka_bootstrap, "enable.idempotence": True, "logger": logger}
+        )
+        producer.produce("market_candle", b"quiet?")
+        assert producer.flush(30) == 0
+        producer.poll(1)  # serve the log queue
+        assert not [r for r in records if "idempotence PID" in r], records
+    finally:
+        down(fresh, list(ORDER))
+        shutil.rmtree(state, ignore_errors=True)

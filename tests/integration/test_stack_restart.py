@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from kafka_elt.stack import clickhouse, postgres
+from kafka_elt.stack import airflow, clickhouse, postgres
 from kafka_elt.stack.__main__ import all_services, down, up
-from kafka_elt.stack.process import pid_alive
-
-pytestmark = pytest.mark.integration
+from kafka_elt.stack.process import pid_alive, wait_until
 
 DATA_SERVICES = ["postgres", "kafka", "clickhouse"]
 
@@ -32,7 +28,8 @@ def test_down_stops_every_process_and_up_restores_the_data(stack):
     services = all_services(stack)
     pids = [svc.pid() for name in DATA_SERVICES for svc in services[name]]
     assert all(pids)
-    # Airflow keeps running: its metadata connections reconnect after PostgreSQL returns.
+    # Airflow's scheduler, dag-processor and triggerer exit without PostgreSQL; supervisord
+    # brings them back once it returns (tests/integration/test_stack_supervision.py).
     down(stack, DATA_SERVICES)
     assert not any(pid_alive(pid) for pid in pids)
     up(stack, DATA_SERVICES)
@@ -50,3 +47,5 @@ def test_down_stops_every_process_and_up_restores_the_data(stack):
         == 1
     )
     ch.close()
+    # Leave the stack as found for the next tests: Airflow back on its own.
+    wait_until(lambda: airflow._healthy(stack), what="Airflow healthy again", timeout=90)

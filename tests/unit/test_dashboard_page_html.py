@@ -232,3 +232,24 @@ def test_live_freshness_shows_when_the_stored_results_cannot_be_read():
     assert '<p id="last-run" class="bad">cannot read the benchmark results &lt;x&gt;</p>' in html
     assert "market_candle on ClickHouse: newest event 2 min ago" in html
     assert "agreement-table" not in html and "latency-chart" not in html
+
+
+def test_data_quality_warnings_are_listed_with_engine_rows_and_message():
+    from kafka_elt.dashboard.page_html import data_quality_section
+
+    html = data_quality_section(
+        [
+            {
+                "target": "clickhouse",
+                "test_id": "test.kafka_elt.accepted_values_user_footprint_request__GET.abc",
+                "failing_rows": 1,
+                "message": "1 failing rows",
+                "build_id": "asset_triggered__x",
+                "recorded_at": "2026-12-01T10:00:00+00:00",
+            }
+        ]
+    )
+    assert 'id="data-quality-table"' in html
+    assert "ClickHouse" in html and "accepted_values_user_footprint_request__GET.abc" in html
+    assert '<td class="num">1</td>' in html
+    assert "No test warned" in data_quality_section([])

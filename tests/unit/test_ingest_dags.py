@@ -53,6 +53,11 @@ def test_dag_shape(dags, spec):
     }
     for task in dag.tasks:
         assert task.retries >= 1 and task.owner == "data-platform"
+    # A killed drain is explained in the project's words (memory or not), not Airflow's guess.
+    from kafka_elt.ingest.kill_report import report_killed_try
+
+    assert tasks["drain"].on_retry_callback is report_killed_try
+    assert tasks["drain"].on_failure_callback is report_killed_try
 
 
 def test_raw_assets_are_what_the_dbt_dag_schedules_on(dags):

@@ -53,7 +53,9 @@ def test_issue_examples_are_valid():
 
 def test_candle_optional_fields_may_be_missing_or_null_and_ints_count_as_doubles():
     assert validate_candle(json.dumps({"code": "ETH-USD", "timestamp": 1617090060})) is None
-    assert validate_candle(as_envelope(candle(high_price=None, stream_type=None))) is None
+    assert validate_candle(as_envelope(candle(candle_acc_trade_volume=None, stream_type=None))) is None
+    unpriced = candle(opening_price=None, high_price=None, low_price=None, trade_price=None)
+    assert validate_candle(as_envelope(unpriced)) is None
     assert validate_candle(as_envelope(candle(opening_price=45000))) is None
     assert validate_candle(as_envelope(candle(extra_field={"nested": [1, 2]}))) is None
     assert validate_candle(json.dumps({"schema": None, "payload": PAYLOAD})) is None
@@ -182,3 +184,40 @@ def test_poison_reason_checks_bytes_before_the_kind():
     assert poison_reason(b'{"code": "a\\\\u0000b", "timestamp": 1}', validate) is None
     assert poison_reason('{"code": "\u20bf-USD", "timestamp": 1}'.encode(), validate) is None
     assert poison_reason(b"\xef\xbb\xbf" + ENVELOPE.encode(), validate).startswith("not valid JSON")  # BOM
+
+
+def test_candle_enum_spellings_of_real_feeds_are_valid():
+    """The contract: type and stream_type are free text at ingestion (dbt normalises the
+    case and warns on values it does not know), so an exchange's spelling never becomes
+    a dead letter nor an outage."""
+    assert validate_candle(as_envelope(candle(type="candle.1m", stream_type="REALTIME"))) is None
+    assert (
+        validate_footprint(
+            json.dumps({"link": "/a", "method": "PROPFIND", "footprint_time": "2026-01-01T00:00:00Z"})
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"high_price": None}, "prices incomplete: high_price missing while the others are set"),
+        ({"low_price": None, "trade_price": None}, "prices incomplete: low_price, trade_price missing"),
+        ({"high_price": 44_000.0}, "prices are not a bar"),
+        ({"low_price": 45_200.0}, "prices are not a bar"),  # above the open
+        ({"trade_price": 46_500.0}, "prices are not a bar"),  # close above the high
+    ],
+)
+def test_candle_prices_that_make_no_sense_are_dead_lettered_with_the_reason(changes, reason):
+    for text, where in (
+        (as_envelope(candle(**changes)), "Connect envelope"),
+        (json.dumps(candle(**changes)), "bare payload"),
+    ):
+        problem = validate_candle(text)
+        assert problem is not None and reason in problem and where in problem, problem
+
+
+def test_candle_bar_edges_are_valid():
+    flat = candle(opening_price=1.0, high_price=1.0, low_price=1.0, trade_price=1.0)
+    assert validate_candle(as_envelope(flat)) is None

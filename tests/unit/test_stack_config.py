@@ -1,16 +1,13 @@
-"""The stack's settings: precedence, generated secrets, connections, ClickHouse users."""
+"""The stack's settings: precedence, generated secrets, connections."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from kafka_elt.stack.chdb_server import render_config
 from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,16 +65,3 @@ def test_connections_bind_loopback_and_disable_auto_commit(root):
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "False"
-
-
-def test_clickhouse_config_has_one_password_user_and_a_fenced_default():
-    config_xml, users_xml = render_config("127.0.0.1", 8123, "elt", "s3cret")
-    config = ET.fromstring(config_xml)
-    assert config.findtext("listen_host") == "127.0.0.1"
-    assert config.findtext("users_config") == "users.xml"
-    users = ET.fromstring(users_xml).find("users")
-    elt = users.find("elt")
-    assert elt.findtext("password_sha256_hex") == hashlib.sha256(b"s3cret").hexdigest()
-    assert "s3cret" not in users_xml
-    grants = [q.text for q in users.find("default").find("grants")]
-    assert grants == ["GRANT SYSTEM LISTEN ON *.*", "GRANT SELECT(number) ON system.numbers"]

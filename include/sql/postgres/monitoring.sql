@@ -33,6 +33,11 @@ create table if not exists monitoring.benchmark_result (
 
 create index if not exists benchmark_result_run_at_idx on monitoring.benchmark_result (run_at desc);
 
+-- The dbt build (dbt_build_log.build_id: the dbt_marts run id) that both engines held,
+-- finished, before and after this query's runs: the answers compared are of one build.
+-- NULL in rows written before the benchmark checked builds.
+alter table monitoring.benchmark_result add column if not exists build_id text;
+
 -- Row count and checksum of every mart in each engine, as the dbt comparison model
 -- reports them, snapshotted by each benchmark run.
 create table if not exists monitoring.mart_checksum (
@@ -48,6 +53,9 @@ create table if not exists monitoring.mart_checksum (
 );
 
 create index if not exists mart_checksum_taken_at_idx on monitoring.mart_checksum (taken_at desc);
+
+-- The dbt build both engines held while the checksums were read (as in benchmark_result).
+alter table monitoring.mart_checksum add column if not exists build_id text;
 
 -- Newest Kafka message timestamp in a raw table, and the newest one that has made it
 -- into a mart built from it, per engine.

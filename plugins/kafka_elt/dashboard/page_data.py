@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from kafka_elt.dashboard.queries import query_titles
+from kafka_elt.transform.findings import RECENT_SQL as RECENT_WARNINGS_SQL
 
 _VIEWS = {
     "last_run": "select * from monitoring.benchmark_last_run",
@@ -46,15 +47,30 @@ def _rows(cur, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
     return [{n: _jsonable(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
+def _warnings(cur) -> list[dict[str, Any]]:
+    """dbt tests that warned in the last day (none until dbt_marts has stored one)."""
+    cur.execute("select to_regclass('monitoring.dbt_test_warning') is not null")
+    (exists,) = cur.fetchone()
+    return _rows(cur, RECENT_WARNINGS_SQL) if exists else []
+
+
 def load_page_data(conn, history_runs: int = 10) -> dict[str, Any]:
     """Everything the page shows; ``has_results`` is false until the benchmark has run."""
     with conn.cursor() as cur:
         cur.execute("select to_regclass('monitoring.engine_latency_ratio') is not null")
         (ready,) = cur.fetchone()
         if not ready:
-            return {"has_results": False, "last_run": None, "latency": [], "agreement": [], "freshness": []}
+            return {
+                "has_results": False,
+                "last_run": None,
+                "latency": [],
+                "agreement": [],
+                "freshness": [],
+                "warnings": _warnings(cur),
+            }
         data: dict[str, Any] = {name: _rows(cur, sql) for name, sql in _VIEWS.items()}
         history = _rows(cur, _HISTORY, {"runs": history_runs})
+        data["warnings"] = _warnings(cur)
     titles = query_titles()
     trend: dict[tuple[str, str], list[float]] = {}
     for h in history:

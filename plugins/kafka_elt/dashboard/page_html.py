@@ -11,9 +11,12 @@ import math
 from html import escape
 from typing import Any
 
+from kafka_elt import settings
 from kafka_elt.dashboard.live_freshness import format_age, format_gap
+from kafka_elt.settings import ENGINE_LABELS
 
-ENGINES = (("postgres", "PostgreSQL", "#336791"), ("clickhouse", "ClickHouse", "#e0a000"))
+_COLORS = {"postgres": "#336791", "clickhouse": "#e0a000"}
+ENGINES = tuple((engine, ENGINE_LABELS[engine], _COLORS[engine]) for engine in settings.ENGINES)
 
 _CSS = """
 :root { color-scheme: light; --fg: #1f2933; --muted: #616e7c; --line: #d9dee4; --ok: #1a7f37; --bad: #c62828; }
@@ -218,6 +221,29 @@ def _agreement_table(rows: list[dict[str, Any]]) -> str:
     return f'<table id="agreement-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
+def data_quality_section(rows: list[dict[str, Any]]) -> str:
+    """dbt tests at warn severity that found rows in the last day (dbt_marts stores them)."""
+    title = '<h2 id="data-quality">Data-quality warnings (last 24 hours)</h2>'
+    note = (
+        '<p class="note">dbt tests at <em>warn</em> severity that found rows: values the marts accept but '
+        "the tests did not expect (an unknown candle type, an HTTP method outside RFC 9110's list, a candle "
+        "without prices). The marts were built; grain and key tests still fail a build. See "
+        "&ldquo;Data contract&rdquo; in the README.</p>"
+    )
+    if not rows:
+        return f'{title}{note}<p id="data-quality-none">No test warned in the last 24 hours.</p>'
+    labels = {e: label for e, label, _ in ENGINES}
+    head = '<tr><th>engine</th><th>test</th><th class="num">rows</th><th>message</th><th>last seen</th></tr>'
+    body = "".join(
+        f'<tr data-test="{_e(r["test_id"])}"><td>{_e(labels.get(r["target"], r["target"]))}</td>'
+        f"<td><code>{_e(r['test_id'].removeprefix('test.kafka_elt.'))}</code></td>"
+        f'<td class="num">{_e(_count(r.get("failing_rows")))}</td><td>{_e(r.get("message"))}</td>'
+        f"<td>{_e(_when(r.get('recorded_at')))}</td></tr>"
+        for r in rows
+    )
+    return f'{title}{note}<table id="data-quality-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
+
+
 def _count(value: int | None) -> str:
     return "\u2013" if value is None else f"{value:,}"
 
@@ -413,6 +439,7 @@ def render_page(data: dict[str, Any]) -> str:
         f"<h2>Last benchmark run {stored}</h2>"
         f"{main}"
         f"{stored_sections}"
+        f"{data_quality_section(data.get('warnings') or [])}"
         "<footer><p>Benchmark figures: read from the <code>monitoring</code> schema in PostgreSQL, written by "
         "the <code>dashboard_benchmark</code> DAG; loading this page runs no benchmark query. Live freshness: "
         "a few index-backed reads per engine on every request.</p></footer>"

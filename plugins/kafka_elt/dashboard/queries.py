@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ENGINES = ("postgres", "clickhouse")
-ROOT = Path(__file__).resolve().parents[3]
-INCLUDE_DIR = Path(os.environ.get("KAFKA_ELT_INCLUDE_DIR", ROOT / "include"))
+from kafka_elt.settings import ENGINES, SQL_DIR
+
 # Its own variable, so that a test (or a trial of new questions) can point the benchmark
 # at another folder of queries without moving the rest of include/.
-QUERY_DIR = Path(os.environ.get("KAFKA_ELT_DASHBOARD_SQL_DIR", INCLUDE_DIR / "sql" / "dashboard"))
+QUERY_DIR = Path(os.environ.get("KAFKA_ELT_DASHBOARD_SQL_DIR", SQL_DIR / "dashboard"))
 
 log = logging.getLogger(__name__)
 

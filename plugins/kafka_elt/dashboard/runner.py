@@ -50,6 +50,25 @@ def _run(engine: Engine, query: DashboardQuery, params: dict[str, Any]) -> tuple
         ) from exc
 
 
+def _check_args(engines: Sequence[Engine], warmups: int, repetitions: int) -> None:
+    if repetitions < 1:
+        raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+    if warmups < 0:
+        raise ValueError(f"warmups cannot be negative, got {warmups}")
+    if len(engines) < 2:
+        raise ValueError("comparing engines needs at least two")
+
+
+def _compare(engines: Sequence[Engine], results: dict[str, QueryResult]) -> Comparison:
+    """The first engine's answer against each other's; the first disagreement found."""
+    first = engines[0].name
+    for other in engines[1:]:
+        comparison = compare_results(first, results[first], other.name, results[other.name])
+        if not comparison.agree:
+            return comparison
+    return Comparison(agree=True)
+
+
 def benchmark_query(
     query: DashboardQuery,
     engines: Sequence[Engine],
@@ -64,12 +83,7 @@ def benchmark_query(
     the engines and reverse their order every round, so neither always runs right after
     the other has warmed a shared CPU cache or disk page.
     """
-    if repetitions < 1:
-        raise ValueError(f"repetitions must be at least 1, got {repetitions}")
-    if warmups < 0:
-        raise ValueError(f"warmups cannot be negative, got {warmups}")
-    if len(engines) < 2:
-        raise ValueError("comparing engines needs at least two")
+    _check_args(engines, warmups, repetitions)
     params = params or {}
     for engine in engines:
         for _ in range(warmups):
@@ -88,12 +102,7 @@ def benchmark_query(
         e.name: EngineRun(e.name, LatencyStats.from_seconds(timings[e.name]), results[e.name])
         for e in engines
     }
-    first = engines[0].name
-    comparison = Comparison(agree=True)
-    for other in engines[1:]:
-        comparison = compare_results(first, results[first], other.name, results[other.name])
-        if not comparison.agree:
-            break
+    comparison = _compare(engines, results)
     for run in runs.values():
         log.info(
             "%-28s %-10s min %8.2f ms  median %8.2f ms  p95 %8.2f ms  rows %6d",

@@ -71,14 +71,14 @@ def _fetch(engine: Engine, sql: str, what: str) -> list[tuple]:
         ) from exc
 
 
-def read_checksums(engine: Engine) -> list[MartChecksum]:
+def read_checksums(engine: Engine, relation: str = CHECKSUM_RELATION) -> list[MartChecksum]:
+    """Every mart's row count and checksum in one engine, from dbt's comparison model;
+    ``relation`` names another build of it (a dbt target with a schema of its own)."""
     rows = _fetch(
-        engine,
-        f"select mart_name, row_count, checksum from {CHECKSUM_RELATION} order by mart_name",
-        CHECKSUM_RELATION,
+        engine, f"select mart_name, row_count, checksum from {relation} order by mart_name", relation
     )
     if not rows:
-        raise SnapshotFailed(f"{CHECKSUM_RELATION} on {engine.name} is empty: run dbt_marts first")
+        raise SnapshotFailed(f"{relation} on {engine.name} is empty: run dbt_marts first")
     return [MartChecksum(str(name), engine.name, int(count), str(checksum)) for name, count, checksum in rows]
 
 
@@ -113,6 +113,14 @@ def mart_sizes(checksums: Sequence[MartChecksum]) -> dict[str, dict[str, int]]:
     for c in checksums:
         sizes.setdefault(c.engine, {})[c.mart_name] = c.row_count
     return sizes
+
+
+def checksums_by_engine(checksums: Sequence[MartChecksum]) -> dict[str, dict[str, tuple[int, str]]]:
+    """engine -> mart -> (rows, checksum): equal between engines when the marts agree."""
+    by_engine: dict[str, dict[str, tuple[int, str]]] = {}
+    for c in checksums:
+        by_engine.setdefault(c.engine, {})[c.mart_name] = (c.row_count, c.checksum)
+    return by_engine
 
 
 def disagreements(checksums: Sequence[MartChecksum], engines: Sequence[str]) -> list[str]:

@@ -42,11 +42,10 @@ from kafka_elt.dashboard.live_freshness import STATEMENT_TIMEOUT_S, read_live_fr
 from kafka_elt.dashboard.page_data import load_page_data
 from kafka_elt.dashboard.page_html import render_page
 from kafka_elt.dashboard.ui import UI_ROUTE, URL_PREFIX
+from kafka_elt.settings import CLICKHOUSE_CONN_ID, POSTGRES_CONN_ID
 
 log = logging.getLogger(__name__)
 
-POSTGRES_CONN_ID = "warehouse_postgres"
-CLICKHOUSE_CONN_ID = "warehouse_clickhouse"
 
 # Filled bars in the page's two engine colours (lightened): readable on the navigation's
 # light background and on its dark "selected" one, since an <img> cannot take the

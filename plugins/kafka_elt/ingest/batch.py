@@ -165,3 +165,26 @@ class Batch:
         return (
             f"topic {self.topic!r} partition {self.partition} offsets {self.first_offset}..{self.last_offset}"
         )
+
+
+@dataclass(frozen=True)
+class SinkResult:
+    """What writing one batch into one database did, message by message.
+
+    ``written``: valid messages newly written into the raw table; ``skipped_already_stored``:
+    valid messages the raw table already held (a re-read batch). The same two for the
+    poison messages and the dead-letter table.
+    """
+
+    written: int
+    skipped_already_stored: int
+    dead_letters_written: int
+    dead_letters_skipped: int
+
+    @classmethod
+    def of(cls, batch: Batch, written: int, dead_letters_written: int) -> SinkResult:
+        """The result of a write that newly stored ``written`` of the batch's valid messages
+        and ``dead_letters_written`` of its poison ones; the rest were already there."""
+        return cls(
+            written, len(batch.raw) - written, dead_letters_written, len(batch.dead) - dead_letters_written
+        )

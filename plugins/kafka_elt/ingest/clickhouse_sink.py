@@ -12,22 +12,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from kafka_elt.ingest.batch import Batch
-from kafka_elt.ingest.postgres_sink import SinkResult
+from kafka_elt.ingest.batch import Batch, SinkResult
 from kafka_elt.ingest.registry import TopicSpec
+from kafka_elt.settings import DEAD_LETTER_COLUMNS, RAW_COLUMNS
 
-_COLUMNS = (
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_key",
-    "kafka_value",
-    "kafka_timestamp",
-    "kafka_headers",
-    "ingested_at",
-    "dag_run_id",
-)
-_DEAD_COLUMNS = (*_COLUMNS[:7], "error_reason", *_COLUMNS[7:])
+# Column order of the columnar insert: the tables' own (settings.RAW_COLUMNS).
+_COLUMNS = RAW_COLUMNS
+_DEAD_COLUMNS = DEAD_LETTER_COLUMNS
 
 _STORED_OFFSETS = """
 select kafka_offset from {table}
@@ -98,7 +89,7 @@ class ClickHouseSink:
         raw, dead = batch.raw, batch.dead
         raw_inserted = dead_inserted = 0
         if len(raw):
-            columns = [raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers]
+            columns: list[list] = [raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers]
             raw_inserted = self._insert_new(
                 self._raw_ctx, self.raw_table, batch, columns, loaded_at, dag_run_id
             )
@@ -107,7 +98,7 @@ class ClickHouseSink:
             dead_inserted = self._insert_new(
                 self._dead_ctx, self.dead_table, batch, columns, loaded_at, dag_run_id
             )
-        return SinkResult(raw_inserted, len(raw) - raw_inserted, dead_inserted, len(dead) - dead_inserted)
+        return SinkResult.of(batch, raw_inserted, dead_inserted)
 
     def close(self) -> None:
         self.client.close()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka_elt.ingest.errors import ConnectionFailed
-from kafka_elt.stack.config import CLICKHOUSE_CONN_ID, KAFKA_CONN_ID, POSTGRES_CONN_ID
+from kafka_elt.ingest.kafka_log import KafkaClientLog
+from kafka_elt.settings import CLICKHOUSE_CONN_ID, KAFKA_CONN_ID, POSTGRES_CONN_ID
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ def _consumer_hook_class():
         without copying the provider's callback and OAuth handling.
         """
 
-        def __init__(self, kafka_config_id: str, group_id: str | None) -> None:
+        def __init__(self, kafka_config_id: str, group_id: str | None, client_log: KafkaClientLog) -> None:
             super().__init__(topics=[], kafka_config_id=kafka_config_id)
             self.group_id = group_id
+            self.client_log = client_log
 
         def _get_client(self, config: dict[str, Any]):
             config = dict(config)
@@ -57,6 +59,12 @@ def _consumer_hook_class():
             config.setdefault("fetch.max.bytes", 32 * 1024 * 1024)
             # Bounds what librdkafka prefetches per partition (default 64 MB), i.e. memory.
             config.setdefault("queued.max.messages.kbytes", 32 * 1024)
+            # librdkafka's own output through the pipeline's log: transient broker trouble
+            # as grouped warnings, not a flood of stderr lines Airflow shows as errors. A
+            # connection's own error_cb (an allow-listed dotted path) is kept.
+            config["logger"] = self.client_log
+            if config.get("error_cb") is None:
+                config["error_cb"] = self.client_log.error
             if self.group_id:
                 config["group.id"] = self.group_id
             if not config.get("group.id"):
@@ -77,9 +85,14 @@ class Connections:
     postgres_conn_id: str = POSTGRES_CONN_ID
     clickhouse_conn_id: str = CLICKHOUSE_CONN_ID
 
-    def consumer(self, group_id: str | None = None):
-        """A confluent_kafka Consumer (auto-commit off), not subscribed: the caller assigns."""
-        hook = _consumer_hook_class()(self.kafka_conn_id, group_id)
+    def consumer(self, group_id: str | None = None, client_log: KafkaClientLog | None = None):
+        """A confluent_kafka Consumer (auto-commit off), not subscribed: the caller assigns.
+
+        ``client_log`` receives librdkafka's log lines and errors (kafka_log); pass one to
+        name the client in them and to quote its connection trouble when giving up.
+        """
+        client_log = client_log or KafkaClientLog(f"{self.kafka_conn_id}/{group_id or 'default group'}")
+        hook = _consumer_hook_class()(self.kafka_conn_id, group_id, client_log)
         try:
             return hook.get_conn
         except Exception as exc:

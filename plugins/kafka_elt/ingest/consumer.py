@@ -72,12 +72,24 @@ def with_retries(what: str, call, timeout_s: float = KAFKA_TIMEOUT_S):
             delay = min(delay * 2, 2.0)
 
 
+def serve_client_events(consumer) -> None:
+    """Hand librdkafka's queued log lines and errors to the client's callbacks (kafka_log).
+
+    ``consume`` does so while a drain reads; a consumer that is never assigned (the plan,
+    the topic watcher) would otherwise hold them in memory until it is closed. An
+    assigned consumer is left alone: a poll could take a message the drain then misses.
+    """
+    if not consumer.assignment():
+        consumer.poll(0)
+
+
 def read_plans(consumer, topic: str, partitions: list[int]) -> list[PartitionPlan]:
     """Each partition's watermarks and the consumer's group's committed offset, now: one
     offset fetch for all the partitions, one watermark request per partition, transient
     Kafka errors retried. The plan's end is the current high watermark."""
     from confluent_kafka import KafkaException, TopicPartition
 
+    serve_client_events(consumer)
     what = f"offsets of {topic}{partitions}"
     try:
         committed = with_retries(

@@ -12,11 +12,11 @@ from pathlib import Path
 from string import Template
 
 from kafka_elt.ingest.errors import DdlError
-from kafka_elt.ingest.registry import INCLUDE_DIR, TopicSpec
+from kafka_elt.ingest.registry import TopicSpec
+from kafka_elt.settings import SQL_DIR
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = INCLUDE_DIR / "sql"
 _FILES = ("raw_schema.sql", "raw_topic_table.sql")
 
 # Several ingestion DAGs start at once on the same schedule; concurrent `create ... if
@@ -36,7 +36,7 @@ class SqlTemplate(Template):
       | \{(?P<braced>[_a-z][_a-z0-9]*)\}
       | (?P<invalid>(?!))
     )
-    """
+    """  # type: ignore[assignment]  # Template compiles a str pattern at class creation
 
 
 def render(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:

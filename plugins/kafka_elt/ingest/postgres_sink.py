@@ -17,13 +17,12 @@ also holds the batch, so a ClickHouse failure leaves PostgreSQL untouched.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg import sql
 
 from kafka_elt.ingest import pg_binary
-from kafka_elt.ingest.batch import Batch
+from kafka_elt.ingest.batch import Batch, SinkResult
 from kafka_elt.ingest.registry import TopicSpec
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,8 @@ _COLUMNS = (
     "kafka_headers",
 )
 _DEAD_COLUMNS = (*_COLUMNS, "error_reason")
+# The tables' columns (settings.RAW_COLUMNS) in the order the encoder writes them;
+# tests/unit/test_settings.py checks that the two sets stay equal.
 
 _ANY_STORED = """
 select exists (
@@ -51,16 +52,6 @@ select exists (
 # Serialises loaders of one (table, partition): the probe above and the COPY after it
 # must see the same table. Released by commit or rollback.
 _LOCK = "select pg_advisory_xact_lock(hashtext(%s), %s)"
-
-
-@dataclass(frozen=True)
-class SinkResult:
-    """What one write did: rows inserted, and rows already present (skipped)."""
-
-    raw_inserted: int
-    raw_skipped: int
-    dead_inserted: int
-    dead_skipped: int
 
 
 def _identifiers(names) -> sql.Composed:
@@ -145,7 +136,7 @@ class PostgresSink:
                 self._copy(cur, self._copy_stage_dead, data)
                 cur.execute(self._insert_dead)
                 dead_inserted = cur.rowcount
-        return SinkResult(raw_inserted, len(raw) - raw_inserted, dead_inserted, len(dead) - dead_inserted)
+        return SinkResult.of(batch, raw_inserted, dead_inserted)
 
     def commit(self) -> None:
         self.conn.commit()

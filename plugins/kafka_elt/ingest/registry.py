@@ -8,6 +8,7 @@ the DAG import loudly instead of at 3 a.m. inside a task.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, replace
@@ -15,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kafka_elt.ingest.validators import KINDS
+from kafka_elt.settings import REGISTRY_FILE
 
 # plugins/kafka_elt/ingest/registry.py -> repository root (the Airflow home in images).
-ROOT = Path(__file__).resolve().parents[3]
-INCLUDE_DIR = Path(os.environ.get("KAFKA_ELT_INCLUDE_DIR", ROOT / "include"))
-REGISTRY_FILE = INCLUDE_DIR / "topics.yaml"
 
 # Table and schema names are interpolated into SQL, so they are held to plain identifiers.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -95,8 +94,7 @@ def _check_positive_int(value: Any, where: str, field: str) -> None:
         raise RegistryError(f"{where}: `{field}` must be a positive integer, got {value!r}")
 
 
-def _check_spec(spec: TopicSpec, source: str) -> None:
-    where = f"{source}: topic {spec.topic!r}"
+def _check_names(spec: TopicSpec, where: str) -> None:
     if not _TOPIC.match(spec.topic):
         raise RegistryError(f"{where}: not a valid Kafka topic name (letters, digits, '.', '_', '-')")
     for field in ("table", "raw_schema", "dead_letter_table"):
@@ -109,8 +107,9 @@ def _check_spec(spec: TopicSpec, source: str) -> None:
         raise RegistryError(f"{where}: `table` must differ from `dead_letter_table` ({spec.table!r})")
     if spec.kind not in KINDS:
         raise RegistryError(f"{where}: unknown `kind` {spec.kind!r}; known kinds: {', '.join(sorted(KINDS))}")
-    for field in ("partitions", "batch_size", "max_messages", "max_seconds"):
-        _check_positive_int(getattr(spec, field), where, field)
+
+
+def _check_watch(spec: TopicSpec, where: str) -> None:
     if not isinstance(spec.watch, bool):
         raise RegistryError(f"{where}: `watch` must be true or false, got {spec.watch!r}")
     for field in ("watch_interval_seconds", "debounce_seconds"):
@@ -119,16 +118,21 @@ def _check_spec(spec: TopicSpec, source: str) -> None:
             raise RegistryError(f"{where}: `{field}` must be a number of seconds in [0, 3600], got {value!r}")
     if spec.watch_interval_seconds < 0.1:
         raise RegistryError(f"{where}: `watch_interval_seconds` must be at least 0.1")
+
+
+def _check_spec(spec: TopicSpec, source: str) -> None:
+    where = f"{source}: topic {spec.topic!r}"
+    _check_names(spec, where)
+    for field in ("partitions", "batch_size", "max_messages", "max_seconds"):
+        _check_positive_int(getattr(spec, field), where, field)
+    _check_watch(spec, where)
     if spec.schedule is not None and not (isinstance(spec.schedule, str) and spec.schedule.strip()):
         raise RegistryError(f"{where}: `schedule` must be a cron expression, a preset or null")
     if spec.consumer_group is not None and not (isinstance(spec.consumer_group, str) and spec.consumer_group):
         raise RegistryError(f"{where}: `consumer_group` must be a non-empty string or omitted")
 
 
-def parse_registry(document: Any, source: str = "<registry>") -> list[TopicSpec]:
-    """Turn the parsed YAML document into checked TopicSpecs (in file order)."""
-    if not isinstance(document, dict) or not isinstance(document.get("topics"), dict):
-        raise RegistryError(f"{source}: expected a mapping with a `topics:` mapping (topic name -> settings)")
+def _defaults(document: dict, source: str) -> dict[str, Any]:
     unknown_top = set(document) - {"defaults", "topics"}
     if unknown_top:
         raise RegistryError(
@@ -142,24 +146,27 @@ def parse_registry(document: Any, source: str = "<registry>") -> list[TopicSpec]
     if unknown:
         raise RegistryError(f"{source}: unknown keys in `defaults`: {sorted(unknown)}")
     defaults.update(given_defaults)
+    return defaults
 
-    specs: list[TopicSpec] = []
-    for topic, settings in document["topics"].items():
-        where = f"{source}: topic {topic!r}"
-        if not isinstance(settings, dict):
-            raise RegistryError(f"{where}: settings must be a mapping")
-        unknown = set(settings) - set(_DEFAULTS) - set(_REQUIRED)
-        if unknown:
-            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-        missing = [field for field in _REQUIRED if field not in settings]
-        if missing:
-            raise RegistryError(f"{where}: missing required keys {missing}")
-        fields = {**defaults, **settings}
-        fields["description"] = " ".join(str(fields.get("description") or "").split())
-        spec = TopicSpec(topic=str(topic), **fields)
-        _check_spec(spec, source)
-        specs.append(spec)
 
+def _topic_spec(topic: Any, settings: Any, defaults: dict[str, Any], source: str) -> TopicSpec:
+    where = f"{source}: topic {topic!r}"
+    if not isinstance(settings, dict):
+        raise RegistryError(f"{where}: settings must be a mapping")
+    unknown = set(settings) - set(_DEFAULTS) - set(_REQUIRED)
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+    missing = [field for field in _REQUIRED if field not in settings]
+    if missing:
+        raise RegistryError(f"{where}: missing required keys {missing}")
+    fields = {**defaults, **settings}
+    fields["description"] = " ".join(str(fields.get("description") or "").split())
+    spec = TopicSpec(topic=str(topic), **fields)
+    _check_spec(spec, source)
+    return spec
+
+
+def _check_unique(specs: list[TopicSpec], source: str) -> None:
     for field, label in (("table", "raw table"), ("dag_id", "DAG id")):
         seen: dict[str, str] = {}
         for spec in specs:
@@ -169,23 +176,49 @@ def parse_registry(document: Any, source: str = "<registry>") -> list[TopicSpec]
                     f"{source}: topics {seen[key]!r} and {spec.topic!r} share the {label} {key!r}"
                 )
             seen[key] = spec.topic
+
+
+def parse_registry(document: Any, source: str = "<registry>") -> list[TopicSpec]:
+    """Turn the parsed YAML document into checked TopicSpecs (in file order)."""
+    if not isinstance(document, dict) or not isinstance(document.get("topics"), dict):
+        raise RegistryError(f"{source}: expected a mapping with a `topics:` mapping (topic name -> settings)")
+    defaults = _defaults(document, source)
+    specs = [_topic_spec(topic, settings, defaults, source) for topic, settings in document["topics"].items()]
+    _check_unique(specs, source)
     return specs
 
 
 def load_registry(path: Path | str | None = None) -> list[TopicSpec]:
-    """Read and check the registry file (default: ``include/topics.yaml``)."""
-    import yaml
+    """Read and check the registry file (default: ``include/topics.yaml``).
 
+    A DAG file parse reads it up to twice (its own DAGs and ``kafka_elt.assets``), so the
+    parsed specs are kept per file and modification time: an edited registry is re-read.
+    """
     path = Path(path or os.environ.get("KAFKA_ELT_TOPICS_FILE") or REGISTRY_FILE)
     try:
-        document = yaml.safe_load(path.read_text())
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        raise RegistryError(
+            f"topic registry {path} not found (set KAFKA_ELT_TOPICS_FILE to use another)"
+        ) from exc
+    return list(_load_registry(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_registry(path: Path, _mtime_ns: int, _size: int) -> tuple[TopicSpec, ...]:
+    import yaml
+
+    # libyaml's loader when the wheel has it: a third of the pure-Python parse time.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
     except FileNotFoundError as exc:
         raise RegistryError(
             f"topic registry {path} not found (set KAFKA_ELT_TOPICS_FILE to use another)"
         ) from exc
     except yaml.YAMLError as exc:
         raise RegistryError(f"topic registry {path} is not valid YAML: {exc}") from exc
-    return parse_registry(document, str(path))
+    return tuple(parse_registry(document, str(path)))
 
 
 def get_topic(topic: str, path: Path | str | None = None) -> TopicSpec:

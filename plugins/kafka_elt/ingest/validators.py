@@ -30,7 +30,7 @@ _Method = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[!
 _EpochSeconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_SECONDS)]
 
 
-class Candle(msgspec.Struct):
+class CandlePayload(msgspec.Struct):
     """Fields of a market candle (the Connect payload, or the whole bare message).
 
     ``code`` and ``timestamp`` form the business key and are required; the others may
@@ -64,7 +64,7 @@ class Footprint(msgspec.Struct):
 
 
 _PROBE = msgspec.json.Decoder(_EnvelopeProbe)
-_CANDLE = msgspec.json.Decoder(Candle)
+_CANDLE = msgspec.json.Decoder(CandlePayload)
 _FOOTPRINT = msgspec.json.Decoder(Footprint)
 
 # ISO 8601 / RFC 3339 date-time with a mandatory offset: fractional seconds optional
@@ -108,7 +108,7 @@ def validate_candle(text: str) -> str | None:
     # anything else is a bare payload, as with schemas.enable=false.
     if probe.schema is not msgspec.UNSET and probe.payload is not msgspec.UNSET:
         try:
-            _CANDLE.decode(probe.payload)
+            candle = _CANDLE.decode(probe.payload)
         except msgspec.ValidationError as exc:
             # Paths in the error are relative to the payload; make them absolute.
             problem = str(exc)
@@ -118,11 +118,39 @@ def validate_candle(text: str) -> str | None:
                 else f"{problem} - at `$.payload`"
             )
             return f"candle (Connect envelope): {problem}"
-        return None
+        bad_prices = price_problem(candle)
+        return f"candle (Connect envelope): {bad_prices} - at `$.payload`" if bad_prices else None
     try:
-        _CANDLE.decode(text)
+        candle = _CANDLE.decode(text)
     except msgspec.ValidationError as exc:
         return f"candle (bare payload): {exc}"
+    bad_prices = price_problem(candle)
+    return f"candle (bare payload): {bad_prices}" if bad_prices else None
+
+
+_PRICES = ("opening_price", "high_price", "low_price", "trade_price")
+
+
+def price_problem(candle: CandlePayload) -> str | None:
+    """None when the candle's prices make sense, else why not.
+
+    A candle carries all four prices or none (a bare key announcing the minute), and
+    they must form a bar: low <= open, close <= high. The marts' OHLC test is an error,
+    not a warning, because this check keeps every candle that could trip it out of the
+    raw table (it goes to the dead letters with this reason instead).
+    """
+    prices = {name: getattr(candle, name) for name in _PRICES}
+    missing = [name for name, value in prices.items() if value is None]
+    if missing and len(missing) < len(_PRICES):
+        return f"prices incomplete: {', '.join(missing)} missing while the others are set (all four or none)"
+    if missing:
+        return None
+    open_, high, low, close = (prices[name] for name in _PRICES)
+    if not low <= min(open_, close) <= max(open_, close) <= high:
+        return (
+            f"prices are not a bar: low_price {low} <= opening_price {open_}, trade_price {close} "
+            f"<= high_price {high} does not hold"
+        )
     return None
 
 

@@ -49,7 +49,7 @@ _SCHEMA_JSON = json.dumps(SCHEMA, separators=(", ", ": "))
 
 
 @dataclass
-class Candle:
+class SampleCandle:
     code: str
     timestamp: int  # epoch seconds of the minute's start
     opening_price: float
@@ -65,7 +65,7 @@ class Candle:
         return {name: getattr(self, name) for name, _ in SCHEMA_FIELDS}
 
 
-def payload_json(c: Candle) -> str:
+def payload_json(c: SampleCandle) -> str:
     return (
         f'{{"type": "{c.type}", "code": "{c.code}", "opening_price": {c.opening_price!r}, '
         f'"high_price": {c.high_price!r}, "low_price": {c.low_price!r}, "trade_price": {c.trade_price!r}, '
@@ -75,7 +75,7 @@ def payload_json(c: Candle) -> str:
     )
 
 
-def envelope_json(c: Candle) -> str:
+def envelope_json(c: SampleCandle) -> str:
     return f'{{"schema": {_SCHEMA_JSON}, "payload": {payload_json(c)}}}'
 
 
@@ -100,7 +100,7 @@ class CandleSimulator:
         self.rng = random.Random(seed)
         self.price = dict(self.codes)
 
-    def _minute_updates(self, code: str, timestamp: int) -> list[Candle]:
+    def _minute_updates(self, code: str, timestamp: int) -> list[SampleCandle]:
         rng = self.rng
         open_price = self.price[code]
         n_updates = rng.randint(*self.updates)
@@ -114,7 +114,7 @@ class CandleSimulator:
             volume += traded
             turnover += traded * price
             updates.append(
-                Candle(
+                SampleCandle(
                     code=code,
                     timestamp=timestamp,
                     opening_price=_round_price(open_price),
@@ -129,7 +129,7 @@ class CandleSimulator:
         self.price[code] = price
         return updates
 
-    def __iter__(self) -> Iterator[Candle]:
+    def __iter__(self) -> Iterator[SampleCandle]:
         while True:
             timestamp = self.minute
             for code in self.codes:

@@ -10,14 +10,14 @@ import json
 import random
 from collections.abc import Callable
 
-from kafka_elt.producers.candles import SCHEMA, Candle, envelope_json, payload_json
+from kafka_elt.producers.candles import SCHEMA, SampleCandle, envelope_json, payload_json
 
 Poison = tuple[bytes | None, str]
 
 
-def _candle(rng: random.Random) -> Candle:
+def _candle(rng: random.Random) -> SampleCandle:
     price = round(rng.uniform(100, 50000), 2)
-    return Candle(
+    return SampleCandle(
         "BTC-USD", 1_735_689_600 + 60 * rng.randint(0, 10_000), price, price, price, price, 1.0, price
     )
 

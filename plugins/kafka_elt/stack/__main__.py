@@ -1,8 +1,10 @@
 """Manage the local stack: ``python -m kafka_elt.stack up|down|status|logs|env``.
 
-``up`` installs what is missing (broker jars), starts Kafka, PostgreSQL, ClickHouse and
-Airflow bound to 127.0.0.1, and provisions roles, databases and topics; running it
-again is harmless. ``down`` stops every process it started, by pid, and waits.
+``up`` installs what is missing (broker jars), starts supervisord, then through it
+Kafka, PostgreSQL, ClickHouse and Airflow bound to 127.0.0.1, each after the one it
+needs is ready, and provisions roles, databases and topics; running it again is
+harmless. supervisord restarts a service that exits on its own, with backoff.
+``down`` stops every service through supervisord, waits, then stops supervisord.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import argparse
 import sys
 import time
 
-from kafka_elt.stack import airflow, clickhouse, dbt, kafka, postgres
+from kafka_elt.stack import airflow, clickhouse, dbt, kafka, postgres, supervision
 from kafka_elt.stack.config import StackConfig
+from kafka_elt.stack.paths import log_file
 from kafka_elt.stack.process import Service, StackError
+from kafka_elt.stack.services import ORDER, all_services, flat
 
-ORDER = ("postgres", "kafka", "clickhouse", "airflow")
+__all__ = ["ORDER", "all_services", "down", "main", "status", "up"]
 
 
 def topics_to_create() -> dict[str, int]:
@@ -24,18 +28,10 @@ def topics_to_create() -> dict[str, int]:
     return {spec.topic: spec.partitions for spec in load_registry()}
 
 
-def all_services(cfg: StackConfig) -> dict[str, list[Service]]:
-    return {
-        "postgres": [postgres.service(cfg)],
-        "kafka": [kafka.service(cfg)],
-        "clickhouse": [clickhouse.service(cfg)],
-        "airflow": airflow.services(cfg),
-    }
-
-
 def up(cfg: StackConfig, names: list[str]) -> None:
     started = time.monotonic()
     cfg.write_env_file()
+    supervision.ensure_running(cfg, flat(cfg))
     if "postgres" in names:
         postgres.start(cfg)
     if "kafka" in names:
@@ -62,6 +58,8 @@ def down(cfg: StackConfig, names: list[str]) -> None:
         for svc in reversed(services[name]):
             if svc.stop():
                 print(f"stack: stopped {svc.name}", flush=True)
+    if set(ORDER) <= set(names) and supervision.shutdown(cfg):
+        print("stack: stopped supervisord", flush=True)
 
 
 def _rss_mib(pid: int) -> float:
@@ -80,24 +78,53 @@ def _rss_mib(pid: int) -> float:
 
 
 def status(cfg: StackConfig) -> int:
-    down_count = 0
-    for name in ORDER:
-        for svc in all_services(cfg)[name]:
-            pid = svc.pid()
-            if pid is None:
-                down_count += 1
-                print(f"{svc.name:22} stopped")
-            else:
-                print(f"{svc.name:22} running  pid {pid:<8} rss {_rss_mib(pid):7.0f} MiB  log {svc.log_file}")
-    return 1 if down_count else 0
+    """One line for supervisord, one per service: state, pid, memory, uptime, restarts, log.
+
+    Returns 1 unless supervisord and every service are running."""
+    client = supervision.Supervisor.of(cfg)
+    infos = client.all_info()
+    counts = supervision.restart_counts(cfg)
+    not_running = 0
+    sup_pid = supervision.supervisord_pid(cfg) if infos else None
+    if sup_pid:
+        listener = supervision.listener_pid(cfg)
+        extra = f" + {_rss_mib(listener):.0f} MiB restart counter" if listener else ""
+        print(
+            f"{'supervisord':22} {'running':9} pid {sup_pid:<8} rss {_rss_mib(sup_pid):7.0f} MiB{extra}  "
+            f"socket {supervision.socket_path(cfg)}  log {log_file(cfg, 'supervisord')}"
+        )
+    else:
+        not_running += 1
+        print(f"{'supervisord':22} stopped   (`make up` starts it, then every service through it)")
+    for svc in flat(cfg):
+        info = infos.get(svc.name)
+        if info is None:  # no supervisord: is anything left running by pid file?
+            pid = Service.pid(svc)
+            not_running += 1
+            print(f"{svc.name:22} " + (f"running   pid {pid:<8} WITHOUT supervisor" if pid else "stopped"))
+            continue
+        state = supervision.describe(info)
+        count = counts.get(svc.name, {})
+        restarts = f"restarts {count.get('restarts', 0)}"
+        if count.get("restarts"):
+            restarts += f" (last {count['last_at']}: {count['last']})"
+        pid = info["pid"]
+        where = f"pid {pid:<8} rss {_rss_mib(pid):7.0f} MiB  " if pid else ""
+        if info["statename"] == "RUNNING":
+            where += f"up {supervision.uptime(info):>8}  "
+        else:
+            not_running += 1
+        print(f"{svc.name:22} {state:9} {where}{restarts}  log {svc.log_file}")
+    return 1 if not_running else 0
 
 
 def logs(cfg: StackConfig, name: str | None, lines: int) -> None:
-    for group in all_services(cfg).values():
-        for svc in group:
-            if name in (None, svc.name) or (name and svc.name.startswith(name)):
-                print(f"===== {svc.name} ({svc.log_file})")
-                print(svc.tail(lines))
+    files = [("supervisord", log_file(cfg, "supervisord"))] + [(svc.name, svc.log_file) for svc in flat(cfg)]
+    for service, path in files:
+        if name in (None, service) or (name and service.startswith(name)):
+            print(f"===== {service} ({path})")
+            if path.exists():
+                print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     sub.add_parser("status")
     p_logs = sub.add_parser("logs")
-    p_logs.add_argument("service", nargs="?", help="e.g. kafka, postgres, clickhouse, airflow-scheduler")
+    p_logs.add_argument(
+        "service", nargs="?", help="e.g. kafka, postgres, clickhouse, airflow-scheduler, supervisord"
+    )
     p_logs.add_argument("-n", "--lines", type=int, default=40)
     sub.add_parser("env", help="write and print the path of the env file to `source`")
     args = parser.parse_args(argv)

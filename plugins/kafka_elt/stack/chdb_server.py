@@ -98,7 +98,8 @@ def serve(data_dir: Path, conf_dir: Path, host: str, port: int, user: str, passw
     # would never run it. The default action ends the process at once, which is safe:
     # every insert the engine acknowledged is already on disk.
     print(f"chdb server: ClickHouse HTTP on {host}:{port}, data in {data_dir}", flush=True)
-    engine.query(f"SYSTEM START LISTEN HTTP; {_KEEP_ALIVE}", _HTTP_DEFAULT_FORMAT, path=str(data_dir))
+    # A private, untyped entry point of the wheel (see the module docstring).
+    engine.query(f"SYSTEM START LISTEN HTTP; {_KEEP_ALIVE}", _HTTP_DEFAULT_FORMAT, path=str(data_dir))  # type: ignore[attr-defined]
     # Reaching this line means the keep-alive query ended (KILL QUERY): stop serving.
     print("chdb server: keep-alive query ended, exiting", flush=True)
 

@@ -12,11 +12,12 @@ import urllib.request
 from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.paths import log_file, pid_file, state
 from kafka_elt.stack.process import Service, wait_until
+from kafka_elt.stack.supervision import SupervisedService, supervised
 
 DATABASES = ("raw", "analytics", "monitoring")
 
 
-def service(cfg: StackConfig) -> Service:
+def service(cfg: StackConfig) -> SupervisedService:
     home = state(cfg, "clickhouse")
     env = {
         "PATH": "/usr/bin:/bin",
@@ -24,7 +25,7 @@ def service(cfg: StackConfig) -> Service:
         "CLICKHOUSE_USER": cfg["CLICKHOUSE_USER"],
         "CLICKHOUSE_PASSWORD": cfg["CLICKHOUSE_PASSWORD"],
     }
-    return Service(
+    spec = Service(
         name="clickhouse",
         command=[
             sys.executable,
@@ -43,7 +44,13 @@ def service(cfg: StackConfig) -> Service:
         pid_file=pid_file(cfg, "clickhouse"),
         env=env,
         cwd=home,
+        # Killed or crashed: restarted. Exit 0 is the keep-alive query ended on purpose
+        # (`KILL QUERY`, see chdb_server): stays down until `make up`.
+        autorestart="unexpected",
+        exit_codes=(0,),
+        start_seconds=5,  # importing chdb takes 1-2 s before the listener can fail
     )
+    return supervised(cfg, spec)
 
 
 def ping(cfg: StackConfig) -> bool:
@@ -63,7 +70,7 @@ def client(cfg: StackConfig):
     )
 
 
-def start(cfg: StackConfig) -> Service:
+def start(cfg: StackConfig) -> SupervisedService:
     state(cfg, "clickhouse").mkdir(parents=True, exist_ok=True)
     svc = service(cfg)
     svc.start()

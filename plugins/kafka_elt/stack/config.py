@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[3]
+from kafka_elt.settings import CLICKHOUSE_CONN_ID, KAFKA_CONN_ID, POSTGRES_CONN_ID, ROOT
+
+__all__ = ["CLICKHOUSE_CONN_ID", "KAFKA_CONN_ID", "POSTGRES_CONN_ID", "ROOT", "StackConfig"]
 
 # Generated on first run; never committed. Names as they appear in secrets.env.
 _SECRET_NAMES = (
@@ -30,10 +32,6 @@ _SECRET_NAMES = (
     "AIRFLOW_API_SECRET_KEY",
     "AIRFLOW_FERNET_KEY",
 )
-
-KAFKA_CONN_ID = "kafka_default"
-POSTGRES_CONN_ID = "warehouse_postgres"
-CLICKHOUSE_CONN_ID = "warehouse_clickhouse"
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

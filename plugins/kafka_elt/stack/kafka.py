@@ -1,18 +1,23 @@
 """Apache Kafka 4.x broker in KRaft combined mode (broker + controller), one node.
 
-The broker's jars come from Maven Central through ``stack/kafka/pom.xml``; storage is
+The broker's jars come from Maven Central through ``maven/kafka/pom.xml``; storage is
 formatted once with a generated cluster id, then the broker starts on the machine's JDK.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import socket
 import subprocess
+import time
+from typing import Any
 
 from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.paths import log_file, pid_file, state
 from kafka_elt.stack.process import Service, StackError, wait_until
+from kafka_elt.stack.supervision import SupervisedService, supervised
 
 _LOG4J2 = """Configuration:
   Appenders:
@@ -39,7 +44,7 @@ def libs_dir(cfg: StackConfig):
 
 def install(cfg: StackConfig) -> None:
     """Fetch the broker jars from Maven Central unless the pom is unchanged since."""
-    pom = cfg.root / "stack" / "kafka" / "pom.xml"
+    pom = cfg.root / "maven" / "kafka" / "pom.xml"
     libs = libs_dir(cfg)
     stamp = libs / ".pom"
     if stamp.exists() and stamp.read_text() == pom.read_text():
@@ -95,10 +100,10 @@ def _write_config(cfg: StackConfig):
     return home, props
 
 
-def service(cfg: StackConfig) -> Service:
+def service(cfg: StackConfig) -> SupervisedService:
     home = state(cfg, "kafka")
     heap = cfg["KAFKA_HEAP"]
-    return Service(
+    spec = Service(
         name="kafka",
         command=[
             "java",
@@ -117,10 +122,13 @@ def service(cfg: StackConfig) -> Service:
         log_file=log_file(cfg, "kafka"),
         pid_file=pid_file(cfg, "kafka"),
         cwd=home,
+        autorestart="true",  # the broker never exits on its own purpose
+        start_seconds=10,  # the JVM fails on a bad config or a taken port within ~5 s
     )
+    return supervised(cfg, spec)
 
 
-def start(cfg: StackConfig) -> Service:
+def start(cfg: StackConfig) -> SupervisedService:
     install(cfg)
     home, props = _write_config(cfg)
     if not (home / "data" / "meta.properties").exists():
@@ -151,8 +159,67 @@ def start(cfg: StackConfig) -> Service:
     svc = service(cfg)
     svc.start()
     took = wait_until(lambda: _broker_ready(cfg), what="the Kafka broker", timeout=120, service=svc)
+    took += wait_for_coordinators(cfg)
     print(f"kafka: ready on {cfg.kafka_bootstrap} ({took:.1f}s)", flush=True)
     return svc
+
+
+def _quiet_logger() -> logging.Logger:
+    logger = logging.getLogger("kafka_elt.stack.kafka.readiness")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+def wait_for_coordinators(cfg: StackConfig, timeout: float = 60) -> float:
+    """Wait until the broker hands out producer ids and has a group coordinator.
+
+    Until the controller has given a new (or restarted) broker a block of producer ids,
+    InitProducerId answers COORDINATOR_LOAD_IN_PROGRESS, and the first idempotent producer
+    prints "Failed to acquire idempotence PID ... retrying". Likewise the first group
+    lookup creates ``__consumer_offsets`` and answers "coordinator not available" meanwhile.
+    One idempotent probe producer (whose log is silenced) and one description of a group
+    that never exists absorb both here; no topic, message or group is left behind.
+    (``list_consumer_group_offsets`` for that lookup crashed the process on a fresh broker:
+    segmentation fault in confluent-kafka 2.16.1.)
+    """
+    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka.admin import AdminClient
+
+    started = time.monotonic()
+    eos: dict = {}
+    producer = Producer(
+        {
+            "bootstrap.servers": cfg.kafka_bootstrap,
+            "enable.idempotence": True,
+            "statistics.interval.ms": 100,
+            "stats_cb": lambda stats: eos.update(json.loads(stats).get("eos", {})),
+            "logger": _quiet_logger(),
+        }
+    )
+    while eos.get("idemp_state") != "Assigned":
+        if time.monotonic() - started > timeout:
+            raise StackError(
+                f"the Kafka broker gave no producer id within {timeout:.0f}s (idempotence state "
+                f"{eos.get('idemp_state')!r}); see {log_file(cfg, 'kafka')}"
+            )
+        producer.poll(0.1)
+    del producer
+    admin_conf: dict[str, Any] = {"bootstrap.servers": cfg.kafka_bootstrap, "logger": _quiet_logger()}
+    admin = AdminClient(admin_conf)
+    probe = "kafka-elt-stack-readiness"
+    while True:
+        try:
+            admin.describe_consumer_groups([probe])[probe].result(timeout=10)
+            return time.monotonic() - started
+        except KafkaException as exc:  # NOT_COORDINATOR while __consumer_offsets is created
+            if time.monotonic() - started > timeout:
+                raise StackError(
+                    f"the Kafka broker's group coordinator is not ready after {timeout:.0f}s: {exc}; "
+                    f"see {log_file(cfg, 'kafka')}"
+                ) from exc
+            time.sleep(0.5)
 
 
 def _broker_ready(cfg: StackConfig) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.paths import log_file, pid_file, state
 from kafka_elt.stack.process import Service, StackError, wait_until
+from kafka_elt.stack.supervision import SupervisedService, supervised
 
 SUPERUSER = "postgres"
 
@@ -85,10 +86,10 @@ def init(cfg: StackConfig) -> Path:
     return data
 
 
-def service(cfg: StackConfig) -> Service:
+def service(cfg: StackConfig) -> SupervisedService:
     data = state(cfg, "postgres", "data")
     socket_dir = state(cfg, "postgres", "socket")
-    return Service(
+    spec = Service(
         name="postgres",
         command=[
             str(bin_dir() / "postgres"),
@@ -115,7 +116,13 @@ def service(cfg: StackConfig) -> Service:
         # Fast shutdown: SIGTERM ("smart") waits for every client to disconnect, and
         # Airflow's pooled connections never do.
         stop_signal=signal.SIGINT,
+        # A crash (a signal, a non-zero exit) is restarted; a clean shutdown someone asked
+        # for outside the stack (`pg_ctl stop` exits 0) stays down until `make up`.
+        autorestart="unexpected",
+        exit_codes=(0,),
+        start_seconds=3,
     )
+    return supervised(cfg, spec)
 
 
 def connect(cfg: StackConfig, database: str = "postgres", user: str = SUPERUSER, password: str | None = None):
@@ -136,7 +143,7 @@ def _can_connect(cfg: StackConfig) -> bool:
     return True
 
 
-def start(cfg: StackConfig) -> Service:
+def start(cfg: StackConfig) -> SupervisedService:
     init(cfg)
     socket_dir = state(cfg, "postgres", "socket")
     socket_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,11 @@
-"""Start, watch and stop the stack's long-running processes by pid file.
+"""A long-running process of the stack: what to run, and how to start and stop it.
 
-Each service runs detached in its own session (so a terminal's Ctrl-C does not reach
-it), writes to one log file, and is stopped by signalling its process group and then
-waiting until every process of that group is gone.
+The stack's services run under supervisord (:mod:`kafka_elt.stack.supervision`), which
+restarts them; a plain :class:`Service` starts and stops a process itself, by pid file,
+for processes outside the stack (a test's private server) and for processes an older
+unsupervised stack left running. Either way a service runs detached in its own process
+group (so a terminal's Ctrl-C does not reach it), writes to one log file, and is stopped
+by signalling its process group and then waiting until every process of that group is gone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ class Service:
     cwd: Path | None = None
     user: str | None = None  # run as this OS user (PostgreSQL refuses root)
     stop_signal: int = signal.SIGTERM
+    # Under supervision: restart on any exit ("true"), or only on an exit code outside
+    # ``exit_codes`` ("unexpected": a clean shutdown asked for outside the stack stays down).
+    autorestart: str = "true"
+    exit_codes: tuple[int, ...] = (0,)
+    # Seconds a start must last to count as started; an earlier exit is a failed start,
+    # retried after a growing delay (supervisord's backoff). Must exceed how long the
+    # program takes to fail, or a crash loop restarts at once.
+    start_seconds: int = 5
+    # (what, host, port): must accept connections before the program is started. Without
+    # them a start fails at once and cheaply (no 2.5 s of Airflow imports per try), and
+    # supervisord retries it with backoff.
+    requires: tuple[tuple[str, str, int], ...] = ()
 
     def pid(self) -> int | None:
         try:
@@ -141,7 +156,12 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def wait_until(
-    check: Callable[[], bool], *, what: str, timeout: float, service: Service | None = None
+    check: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    service: Service | None = None,
+    interval: float = 0.25,
 ) -> float:
     """Poll ``check`` until it is true; fail with the service's log tail otherwise."""
     start = time.monotonic()
@@ -159,4 +179,4 @@ def wait_until(
         if time.monotonic() - start > timeout:
             hint = f" Last lines of {service.log_file}:\n{service.tail(30)}" if service else ""
             raise StackError(f"timed out after {timeout:.0f}s waiting for {what}.{hint}")
-        time.sleep(0.25)
+        time.sleep(interval)

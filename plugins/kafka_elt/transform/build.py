@@ -144,7 +144,7 @@ def _record(result: BuildResult, event: dict) -> str | None:
     uid = node.get("unique_id")
     if name in _RESULT_EVENTS and uid:
         status = str(data.get("status") if name == "LogTestResult" else node.get("node_status") or "").lower()
-        if name == "LogTestResult" and status == "fail":
+        if name == "LogTestResult" and status in ("fail", "warn"):
             message = f"{data.get('num_failures')} failing rows"
         else:
             message = "" if status in ("success", "pass") else str(data.get("status") or "")

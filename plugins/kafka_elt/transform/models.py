@@ -90,10 +90,15 @@ class DbtModelTrigger(BaseTrigger):
             },
         )
 
+    def _ti(self) -> Any:
+        if self.task_instance is None:
+            raise RuntimeError(f"{self.task_id}: no task instance; this trigger runs only in the triggerer")
+        return self.task_instance
+
     def _build_state(self) -> str | None:
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-        ti = self.task_instance
+        ti = self._ti()
         states = RuntimeTaskInstance.get_task_states(
             dag_id=ti.dag_id, task_ids=[self.build_task_id], run_ids=[ti.run_id]
         )
@@ -103,7 +108,7 @@ class DbtModelTrigger(BaseTrigger):
     def _results(self) -> dict | None:
         from airflow.sdk.execution_time.xcom import XCom
 
-        ti = self.task_instance
+        ti = self._ti()
         return XCom.get_one(
             key=RESULTS_XCOM_KEY, dag_id=ti.dag_id, task_id=self.build_task_id, run_id=ti.run_id, map_index=-1
         )
@@ -174,7 +179,8 @@ class DbtModelOperator(BaseOperator):
     def execute(self, context: Any) -> None:
         # Only reached if the triggerer path is unavailable: defer from the worker instead.
         self.defer(
-            trigger=DbtModelTrigger(**self.start_trigger_args.trigger_kwargs), method_name="execute_complete"
+            trigger=DbtModelTrigger(**(self.start_trigger_args.trigger_kwargs or {})),
+            method_name="execute_complete",
         )
 
     def execute_complete(self, context: Any, event: Any = None) -> None:

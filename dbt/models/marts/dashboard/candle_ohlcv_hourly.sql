@@ -1,6 +1,6 @@
 -- Hourly OHLCV per code, rolled up from the 1-minute candles in market_candle:
 -- open = the first candle's opening price, close = the last candle's trade price,
--- high = max, low = min, volumes summed. Hours are UTC.
+-- high = max, low = min, volumes summed, over the candles that carry prices. Hours are UTC.
 {{
     config(
         engine='MergeTree()',
@@ -34,6 +34,8 @@ candles as (
         updated_at
 
     from market_candle
+    -- priced candles only: a candle may come without prices (all four or none)
+    where opening_price is not null
 
 ),
 

@@ -33,6 +33,8 @@ candles as (
         updated_at
 
     from market_candle
+    -- priced candles only: a candle may come without prices (all four or none)
+    where trade_price is not null
 
 ),
 

@@ -24,7 +24,7 @@ renamed as (
         kafka_offset,
 
         -- candle
-        {{ kafka_elt.json_string('payload', 'type') }} as candle_type,
+        lower({{ kafka_elt.json_string('payload', 'type') }}) as candle_type,
         {{ kafka_elt.json_string('payload', 'code') }} as code,
         {{ kafka_elt.json_integer('payload', 'timestamp') }} as candle_timestamp,
         {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'opening_price')) }} as opening_price,
@@ -35,7 +35,8 @@ renamed as (
             as candle_acc_trade_volume,
         {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'candle_acc_trade_price')) }}
             as candle_acc_trade_price,
-        {{ kafka_elt.json_string('payload', 'stream_type') }} as stream_type,
+        -- feeds spell it REALTIME or realtime: one spelling downstream (see the data contract)
+        lower({{ kafka_elt.json_string('payload', 'stream_type') }}) as stream_type,
 
         -- message metadata
         is_connect_envelope,

@@ -26,7 +26,8 @@ renamed as (
 
         -- visit
         {{ kafka_elt.json_string('payload', 'link') }} as link,
-        {{ kafka_elt.json_string('payload', 'method') }} as http_method,
+        -- methods are registered in upper case; a client sending get means GET
+        upper({{ kafka_elt.json_string('payload', 'method') }}) as http_method,
         {{ kafka_elt.json_string('payload', 'footprint_time') }} as footprint_time_text,
 
         -- message metadata

@@ -4,6 +4,9 @@ Everything the ingestion touches is private to a sandbox: its own topic, its own
 consumer group, and its own schema in PostgreSQL (database in ClickHouse) holding the
 raw and dead-letter tables. Tests can then reset, break and count freely while the real
 pipeline (and other people's tests) run against the same services. ``close`` drops it all.
+
+Test support, not runtime: it lives under tests/ so that the Airflow image (plugins/)
+does not ship it.
 """
 
 from __future__ import annotations

@@ -6,29 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from kafka_elt.ingest.sandbox import open_sandbox
 from kafka_elt.ingest.validators import parse_footprint_time
 from kafka_elt.producers.middleware import FootprintMiddleware, footprint_producer
-
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def web_logs(stack, kafka_bootstrap):
-    box = open_sandbox("footprint", kafka_bootstrap, partitions=3)
-    yield box
-    box.close()
-
-
-@pytest.fixture
-def candles(stack, kafka_bootstrap):
-    box = open_sandbox("market_candle", kafka_bootstrap, partitions=3)
-    yield box
-    box.close()
 
 
 def test_middleware_events_reach_both_raw_tables(web_logs, kafka_bootstrap, pg_conn, ch_client):
@@ -47,7 +29,7 @@ def test_middleware_events_reach_both_raw_tables(web_logs, kafka_bootstrap, pg_c
     assert producer.flush(30) == 0
 
     results = web_logs.drain()
-    assert sum(r.loaded for r in results) == 41 and sum(r.dead_lettered for r in results) == 0
+    assert sum(r.written["postgres"] for r in results) == 41 and sum(r.dead_lettered for r in results) == 0
     with pg_conn.cursor() as cur:
         cur.execute(
             f"select kafka_value::jsonb ->> 'link', kafka_value::jsonb ->> 'method', "
@@ -97,7 +79,7 @@ def test_sample_cli_fills_both_topics_with_a_share_of_poison(
 
     for box, total in ((candles, 3000), (web_logs, 2000)):
         results = box.drain()
-        loaded, dead = sum(r.loaded for r in results), sum(r.dead_lettered for r in results)
+        loaded, dead = sum(r.written["postgres"] for r in results), sum(r.dead_lettered for r in results)
         assert loaded + dead == total and 0.03 * total < dead < 0.07 * total
         if box is candles:  # keyed by code: the codes spread over the partitions
             assert sum(r.read > 0 for r in results) >= 2, [r.read for r in results]

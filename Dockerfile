@@ -1,4 +1,5 @@
-# Airflow image for docker-compose.yaml: the official Airflow 3.3.2 image, the pinned
+# Airflow image for docker-compose.yaml (and docker-compose.distributed.yaml, which runs
+# the same image as Celery workers): the official Airflow 3.3.2 image, the pinned
 # providers from requirements.txt, dbt in a venv of its own, and the project's code.
 #
 #   docker compose build             # or: docker build -t kafka-elt-airflow:3.3.2 .
@@ -36,7 +37,7 @@ RUN set -eux; \
     fi; \
     if [ -f constraints.txt ]; then set -- -c constraints.txt; else set --; fi; \
     pip install --no-cache-dir -r requirements-image.txt "$@"; \
-    python -c "import airflow.providers.apache.kafka, airflow.providers.clickhousedb, clickhouse_connect"
+    python -c "import airflow.providers.apache.kafka, airflow.providers.celery, airflow.providers.clickhousedb, clickhouse_connect"
 
 # Laid out as in the repository, so code that finds include/ and dbt/ relative to the
 # kafka_elt package works unchanged. plugins/ is on the path for tasks and DAG files alike.

@@ -5,10 +5,12 @@
 set -euo pipefail
 
 # AIRFLOW_DB_PASSWORD goes into the SQLAlchemy URL, LOADER_PASSWORD and CLICKHOUSE_PASSWORD
-# into the AIRFLOW_CONN_* JSON (and the latter into ClickHouse's users XML). A quote, `@`,
-# `/` or `%` there would surface later as a baffling parse or login error, so stop here.
+# into the AIRFLOW_CONN_* JSON (and the latter into ClickHouse's users XML), and, in the
+# distributed layout only (docker-compose.distributed.yaml), REDIS_PASSWORD into the Celery
+# broker URL. A quote, `@`, `/` or `%` there would surface later as a baffling parse or
+# login error, so stop here.
 bad=0
-for name in AIRFLOW_DB_PASSWORD LOADER_PASSWORD CLICKHOUSE_PASSWORD; do
+for name in AIRFLOW_DB_PASSWORD LOADER_PASSWORD CLICKHOUSE_PASSWORD ${REDIS_PASSWORD+REDIS_PASSWORD}; do
     value="${!name:-}"
     if [[ ! "${value}" =~ ^[A-Za-z0-9._~-]+$ ]]; then
         echo "airflow-init: ${name} in .env must be non-empty and use only letters, digits and - _ . ~" >&2

@@ -488,7 +488,9 @@ def test_every_model_and_test_passes_on_both_targets(scenario):
         failed = [
             (r["unique_id"], r["status"], r.get("message"))
             for r in results
-            if r["status"] not in ("success", "pass")
+            # "warn": a warn-severity test found rows, which does not fail a build by design
+            # (the README's data contract); other tests' data on the shared stack can do that.
+            if r["status"] not in ("success", "pass", "warn")
         ]
         assert not failed, f"{target}: {failed}"
         kinds = {r["unique_id"].split(".")[0] for r in results}
@@ -605,7 +607,7 @@ def test_resent_candle_update_changes_that_row_only(scenario, ch_client, artifac
     assert load_raw(resent, scenario["run_id"] + "_resend") == (2, 2)
     results = build_both(artifacts)
     for target, result in results.items():
-        assert all(r["status"] in ("success", "pass") for r in result), target
+        assert all(r["status"] in ("success", "pass", "warn") for r in result), target
 
     after = candle_rows(ch_client, "code like 'TEST-%'")
     sums_after = checksums(ch_client)

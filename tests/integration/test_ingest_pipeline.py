@@ -29,7 +29,7 @@ ENVELOPE = (
     '"low_price": 44000.0, "trade_price": 45500.0, "candle_acc_trade_volume": 1234.5, '
     '"candle_acc_trade_price": 56000000.0, "timestamp": 1617090000, "stream_type": "realtime"}}'
 )
-BARE = json.dumps(json.loads(ENVELOPE)["payload"] | {"code": "ETH-USD", "opening_price": 3000.25})
+BARE = json.dumps(json.loads(ENVELOPE)["payload"] | {"code": "ETH-USD", "opening_price": 44500.25})  # a bar: low <= open <= high
 FOOTPRINT = (
     '{"link": "/posts/42?ref=home", "method": "GET", "footprint_time": "2025-05-19T13:45:30.123+09:00"}'
 )
@@ -130,14 +130,14 @@ def test_example_messages_arrive_typed_and_intact(candles, web_logs, pg_conn, ch
     )
     assert typed_pg == [
         ("BTC-USD", Decimal("45000.0"), 1617090000),
-        ("ETH-USD", Decimal("3000.25"), 1617090000),
+        ("ETH-USD", Decimal("44500.25"), 1617090000),
     ]
     typed_ch = ch_client.query(
         f"select if(JSONHas(kafka_value, 'payload'), JSONExtractRaw(kafka_value, 'payload'), kafka_value) as p, "
         f"JSONExtractString(p, 'code'), JSONExtractFloat(p, 'opening_price'), JSONExtractInt(p, 'timestamp') "
         f"from {table} order by kafka_partition"
     ).result_rows
-    assert [r[1:] for r in typed_ch] == [("BTC-USD", 45000.0, 1617090000), ("ETH-USD", 3000.25, 1617090000)]
+    assert [r[1:] for r in typed_ch] == [("BTC-USD", 45000.0, 1617090000), ("ETH-USD", 44500.25, 1617090000)]
 
     logs = f"{web_logs.schema}.web_logs"
     visits = pg_query(

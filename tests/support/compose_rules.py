@@ -6,6 +6,11 @@ by condition, ports on 127.0.0.1 only, no secret in the file, state in named vol
 one Airflow image with dbt in a venv of its own, and client and server agreeing on
 every address and credential.
 
+The same rules hold for the distributed layout, docker-compose.yaml with
+docker-compose.distributed.yaml merged over it as compose merges them
+(``Compose.merged``), and a few more for what that layout adds: the CeleryExecutor with
+its Redis broker and two workers, and Kafka as a three-node KRaft cluster.
+
 Each rule is a function that returns the problems it finds (empty: the file follows
 it). tests/unit/test_docker_compose.py runs them on the real files and on copies broken
 one way each, so that no rule passes vacuously.
@@ -25,6 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_PATH = ROOT / "docker-compose.yaml"
+DISTRIBUTED_PATH = ROOT / "docker-compose.distributed.yaml"
 DOCKERFILE_PATH = ROOT / "Dockerfile"
 
 # service -> the `airflow` subcommand it runs
@@ -34,6 +40,9 @@ AIRFLOW_COMPONENTS = {
     "airflow-dag-processor": "dag-processor",
     "airflow-triggerer": "triggerer",
 }
+CELERY_WORKERS = ("airflow-worker-1", "airflow-worker-2")
+LIGHT_PROJECT = "kafka-elt"
+KAFKA_IMAGE = "apache/kafka:"
 REQUIRED_SERVICES = {
     "kafka",
     "kafka-init",
@@ -72,20 +81,54 @@ EMBEDDED_CREDENTIALS = (
 class Compose:
     text: str
     data: dict[str, Any]
+    # docker-compose.yaml alone, or with docker-compose.distributed.yaml merged over it.
+    distributed: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Compose:
         return cls(text=text, data=yaml.safe_load(text))
+
+    @classmethod
+    def merged(cls, base_text: str, override_text: str) -> Compose:
+        data = merge_compose(yaml.safe_load(base_text), yaml.safe_load(override_text))
+        return cls(text=base_text + "\n" + override_text, data=data, distributed=True)
 
     @property
     def services(self) -> dict[str, dict[str, Any]]:
         return self.data.get("services") or {}
 
     def env(self, service: str) -> dict[str, str]:
-        raw = self.services[service].get("environment") or {}
+        raw = self.services.get(service, {}).get("environment") or {}
         if isinstance(raw, list):
             raw = dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
         return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+
+
+# Compose replaces these lists when an override sets them; other lists are merged.
+_REPLACED_LISTS = {"command", "entrypoint", "test"}
+
+
+def _merge_list(key: str, base: list[Any], override: list[Any]) -> list[Any]:
+    if key in _REPLACED_LISTS:
+        return override
+    if key == "volumes":  # a service's mounts, merged by container path
+        targets = {_mount(volume)[1] for volume in override}
+        return [v for v in base if _mount(v)[1] not in targets] + override
+    return base + [item for item in override if item not in base]
+
+
+def merge_compose(base: Any, override: Any, key: str = "") -> Any:
+    """``override`` merged into ``base`` as `docker compose -f base -f override` does:
+    mappings key by key (so environment variables and depends_on entries one by one),
+    lists per _merge_list, anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = merge_compose(base[name], value, name) if name in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        return _merge_list(key, base, override)
+    return override
 
 
 def interpolate(value: str) -> str:
@@ -126,6 +169,24 @@ def strings_in(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from strings_in(value)
+
+
+def kafka_nodes(compose: Compose) -> list[str]:
+    """The Kafka brokers: services on the apache/kafka image."""
+    return [
+        name
+        for name, service in compose.services.items()
+        if str(service.get("image", "")).startswith(KAFKA_IMAGE)
+    ]
+
+
+def celery_workers(compose: Compose) -> list[str]:
+    return [name for name in CELERY_WORKERS if name in compose.services]
+
+
+def airflow_services(compose: Compose) -> list[str]:
+    """The long-running Airflow services: the four components, and the Celery workers."""
+    return [*AIRFLOW_COMPONENTS, *celery_workers(compose)]
 
 
 def one_shot_services(compose: Compose) -> set[str]:
@@ -263,14 +324,15 @@ def airflow_order_problems(compose: Compose) -> list[str]:
             found |= waits_for(dep, seen | {name})
         return found
 
-    for name in [*AIRFLOW_COMPONENTS, "airflow-init"]:
+    for name in [*airflow_services(compose), "airflow-init"]:
         if name in services and not {"postgres", "postgres-init"} <= waits_for(name):
             problems.append(f"{name} can start before PostgreSQL is provisioned")
-    for name in AIRFLOW_COMPONENTS:
+    for name in airflow_services(compose):
         spec = (services.get(name, {}).get("depends_on") or {}).get("airflow-init") or {}
         if spec.get("condition") != "service_completed_successfully":
             problems.append(f"{name} does not wait for airflow-init to complete")
-    for name in ("airflow-scheduler", "airflow-triggerer"):
+    # Where tasks run (scheduler: LocalExecutor; workers: Celery) and deferred sensors wait.
+    for name in ("airflow-scheduler", "airflow-triggerer", *celery_workers(compose)):
         if name in services and "kafka-init" not in waits_for(name):
             problems.append(f"{name} can start before the Kafka topics exist")
     return problems
@@ -338,21 +400,33 @@ def volume_problems(compose: Compose) -> list[str]:
                 used.add(source)
                 if source not in declared:
                     problems.append(f"{name} mounts volume {source!r}, which is not declared")
+    data_dirs = {**DATA_DIRS, **{node: DATA_DIRS["kafka"] for node in kafka_nodes(compose)}}
     problems += [
         f"{service} keeps {data_dir} outside a named volume: its data is lost on rm"
-        for service, data_dir in DATA_DIRS.items()
+        for service, data_dir in data_dirs.items()
         if not _is_named_volume(mounts.get(service, {}).get(data_dir, ""))
     ]
     problems += [f"volume {v} is declared but never mounted" for v in sorted(declared - used)]
-    if "kafka" in compose.services and compose.env("kafka").get("KAFKA_LOG_DIRS") != DATA_DIRS["kafka"]:
-        problems.append("KAFKA_LOG_DIRS is not the directory on the kafka-data volume")
+    return problems + _kafka_volume_problems(compose, mounts)
+
+
+def _kafka_volume_problems(compose: Compose, mounts: dict[str, dict[str, str]]) -> list[str]:
+    """Each broker writes its log to its own volume."""
+    problems = []
+    nodes = kafka_nodes(compose)
+    for node in nodes:
+        if compose.env(node).get("KAFKA_LOG_DIRS") != DATA_DIRS["kafka"]:
+            problems.append(f"{node}: KAFKA_LOG_DIRS is not the directory on its data volume")
+    sources = [mounts.get(node, {}).get(DATA_DIRS["kafka"]) for node in nodes]
+    if len(set(sources)) != len(sources):
+        problems.append(f"Kafka nodes share a data volume: {dict(zip(nodes, sources, strict=True))}")
     return problems
 
 
 def airflow_image_problems(compose: Compose) -> list[str]:
     problems = []
     images = set()
-    for name in [*AIRFLOW_COMPONENTS, "airflow-init", "kafka-init"]:
+    for name in [*airflow_services(compose), "airflow-init", "kafka-init"]:
         service = compose.services.get(name, {})
         build = service.get("build")
         build = {"context": build} if isinstance(build, str) else (build or {})
@@ -371,7 +445,11 @@ def airflow_command_problems(compose: Compose) -> list[str]:
         words = words[1:] if words[:1] == ["airflow"] else words
         if words[:1] != [subcommand]:
             problems.append(f"{name} runs {words!r}, not `airflow {subcommand}`")
-    for name in ("airflow-scheduler", "airflow-triggerer"):
+    for name in celery_workers(compose):
+        words = command_words(compose.services[name])
+        if (words[1:] if words[:1] == ["airflow"] else words)[:2] != ["celery", "worker"]:
+            problems.append(f"{name} runs {words!r}, not `airflow celery worker`")
+    for name in ("airflow-scheduler", "airflow-triggerer", *celery_workers(compose)):
         if "--skip-serve-logs" not in command_words(compose.services.get(name, {})):
             problems.append(f"{name} starts a log server on all interfaces (add --skip-serve-logs)")
     script = next(
@@ -385,10 +463,33 @@ def airflow_command_problems(compose: Compose) -> list[str]:
     return problems
 
 
+# Settings only the scheduler has (its health-check server), and only a worker has.
+SCHEDULER_ONLY_ENV = {
+    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST",
+}
+WORKER_ONLY_ENV = {"DUMB_INIT_SETSID"}
+
+
+def _worker_env_problems(compose: Compose) -> list[str]:
+    """A worker runs the tasks the scheduler ran under the LocalExecutor: the same settings,
+    connections and dbt variables, key by key (the override file repeats them)."""
+    problems = []
+    scheduler = compose.env("airflow-scheduler")
+    for name in celery_workers(compose):
+        env = compose.env(name)
+        for key in sorted(set(scheduler) - SCHEDULER_ONLY_ENV):
+            if env.get(key) != scheduler[key]:
+                problems.append(f"{name}: {key} is {env.get(key)!r}, the scheduler's is {scheduler[key]!r}")
+        if extra := sorted(set(env) - set(scheduler) - WORKER_ONLY_ENV):
+            problems.append(f"{name} has settings the scheduler lacks: {extra}")
+    return problems
+
+
 def airflow_env_problems(compose: Compose) -> list[str]:
     problems = []
     required = {
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if compose.distributed else "LocalExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -406,7 +507,7 @@ def airflow_env_problems(compose: Compose) -> list[str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
     )
-    names = [n for n in [*AIRFLOW_COMPONENTS, "airflow-init"] if n in compose.services]
+    names = [n for n in [*airflow_services(compose), "airflow-init"] if n in compose.services]
     for name in names:
         env = compose.env(name)
         for key, expected in required.items():
@@ -422,7 +523,7 @@ def airflow_env_problems(compose: Compose) -> list[str]:
     host = re.sub(r"^https?://([^:/]+).*", r"\1", url)
     if command_words(compose.services.get(host, {}))[:1] != ["api-server"]:
         problems.append(f"the execution API URL {url!r} does not point at the api-server service")
-    return problems
+    return problems + _worker_env_problems(compose)
 
 
 def connection(compose: Compose, conn_id: str) -> dict[str, Any]:
@@ -442,16 +543,11 @@ def connection_problems(compose: Compose) -> list[str]:
     expected_extra = {"group.id": "kafka-elt", "enable.auto.commit": False, "auto.offset.reset": "earliest"}
     if kafka.get("conn_type") != "kafka" or any(extra.get(k) != v for k, v in expected_extra.items()):
         problems.append(f"kafka_default is {kafka}")
-    advertised = compose.env("kafka").get("KAFKA_ADVERTISED_LISTENERS", "")
-    internal = {entry.split("://", 1)[1] for entry in advertised.split(",") if "://" in entry}
-    for where, bootstrap in (
-        ("kafka_default", extra.get("bootstrap.servers")),
-        ("KAFKA_BOOTSTRAP_SERVERS", compose.env("airflow-scheduler").get("KAFKA_BOOTSTRAP_SERVERS")),
-        ("kafka-init", compose.env("kafka-init").get("KAFKA_BOOTSTRAP_SERVERS")),
-    ):
-        if bootstrap not in internal or not str(bootstrap).startswith("kafka:"):
+    internal = set(in_network_addresses(compose).values())
+    for where, bootstrap in bootstrap_settings(compose).items():
+        if not bootstrap or not set(bootstrap.split(",")) <= internal:
             problems.append(
-                f"{where} bootstrap {bootstrap!r} is not the broker's advertised in-network address"
+                f"{where} bootstrap {bootstrap!r} is not the brokers' advertised in-network addresses"
             )
     if (postgres.get("conn_type"), postgres.get("host"), postgres.get("port")) != (
         "postgres",
@@ -470,40 +566,213 @@ def connection_problems(compose: Compose) -> list[str]:
     return problems
 
 
-def kafka_problems(compose: Compose) -> list[str]:
+def _advertised(compose: Compose, node: str) -> dict[str, str]:
+    """listener name -> the address a broker advertises for it."""
+    return dict(re.findall(r"(\w+)://([^,]+)", compose.env(node).get("KAFKA_ADVERTISED_LISTENERS", "")))
+
+
+def in_network_addresses(compose: Compose) -> dict[str, str]:
+    """broker -> the address other containers reach it on (its inter-broker listener)."""
+    addresses = {}
+    for node in kafka_nodes(compose):
+        listener = compose.env(node).get("KAFKA_INTER_BROKER_LISTENER_NAME", "")
+        if address := _advertised(compose, node).get(listener):
+            addresses[node] = address
+    return addresses
+
+
+def bootstrap_settings(compose: Compose) -> dict[str, str]:
+    """Where each client is told to find Kafka."""
+    settings = {"kafka-init": compose.env("kafka-init").get("KAFKA_BOOTSTRAP_SERVERS", "")}
+    try:
+        extra = connection(compose, "kafka_default").get("extra") or {}
+        settings["kafka_default"] = str(extra.get("bootstrap.servers", ""))
+    except json.JSONDecodeError:
+        settings["kafka_default"] = ""  # connection_problems reports the JSON
+    for name in airflow_services(compose):
+        settings[f"{name} KAFKA_BOOTSTRAP_SERVERS"] = compose.env(name).get("KAFKA_BOOTSTRAP_SERVERS", "")
+    return settings
+
+
+def _kafka_node_problems(compose: Compose, node: str) -> list[str]:
     problems = []
-    env = compose.env("kafka")
+    env = compose.env(node)
     if set(env.get("KAFKA_PROCESS_ROLES", "").split(",")) != {"broker", "controller"}:
-        problems.append("kafka is not a combined KRaft node (broker,controller)")
+        problems.append(f"{node} is not a combined KRaft node (broker,controller)")
     if not env.get("CLUSTER_ID"):
-        problems.append("kafka has no CLUSTER_ID, which the image needs to format KRaft storage")
+        problems.append(f"{node} has no CLUSTER_ID, which the image needs to format KRaft storage")
     if env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") != "false":
-        problems.append("kafka auto-creates topics: a misspelt topic would appear with 1 partition")
-    listeners = dict(re.findall(r"(\w+)://[^:,]*:(\d+)", env.get("KAFKA_LISTENERS", "")))
-    advertised = dict(re.findall(r"(\w+)://([^,]+)", env.get("KAFKA_ADVERTISED_LISTENERS", "")))
-    published = [str(p) for p in compose.services.get("kafka", {}).get("ports") or []]
+        problems.append(f"{node} auto-creates topics: a misspelt topic would appear with 1 partition")
+    return problems
+
+
+def _kafka_listener_problems(compose: Compose, node: str) -> list[str]:
+    problems = []
+    listeners = dict(re.findall(r"(\w+)://[^:,]*:(\d+)", compose.env(node).get("KAFKA_LISTENERS", "")))
+    advertised = _advertised(compose, node)
+    published = [str(p) for p in compose.services[node].get("ports") or []]
     host_side = [a for a in advertised.items() if a[1].startswith("127.0.0.1:")]
     if len(host_side) != 1:
-        problems.append("kafka advertises no listener on 127.0.0.1 for clients on this machine")
+        problems.append(f"{node} advertises no listener on 127.0.0.1 for clients on this machine")
     else:
         listener, address = host_side[0]
         host_port = address.split(":", 1)[1]
         if f"127.0.0.1:{host_port}:{listeners.get(listener)}" not in published:
             problems.append(
-                f"kafka advertises {address} for {listener}, but publishes {published}: "
+                f"{node} advertises {address} for {listener}, but publishes {published}: "
                 "clients would be sent to a port nobody listens on"
             )
     for listener, address in advertised.items():
         if listener not in listeners:
-            problems.append(f"kafka advertises {listener}, which it does not listen on")
-        elif not address.startswith("127.0.0.1:") and address.rsplit(":", 1)[1] != listeners[listener]:
+            problems.append(f"{node} advertises {listener}, which it does not listen on")
+        elif address.startswith("127.0.0.1:"):
+            continue
+        elif address != f"{node}:{listeners[listener]}":
             problems.append(
-                f"kafka advertises {address} for {listener}, which listens on {listeners[listener]}"
+                f"{node} advertises {address} for {listener}; other containers reach it on "
+                f"{node}:{listeners[listener]}"
             )
+    return problems
+
+
+def kafka_problems(compose: Compose) -> list[str]:
+    nodes = kafka_nodes(compose)
+    problems = [] if nodes else [f"no Kafka broker (no service on the {KAFKA_IMAGE} image)"]
+    for node in nodes:
+        problems += _kafka_node_problems(compose, node) + _kafka_listener_problems(compose, node)
     command = command_words(compose.services.get("kafka-init", {}))
     script = ROOT / "docker" / "airflow" / Path(command[-1] if command else "").name
     if not script.is_file() or "load_registry" not in script.read_text():
         problems.append("kafka-init does not create the topics of the topic registry")
+    return problems
+
+
+def _quorum_problems(compose: Compose, nodes: list[str]) -> list[str]:
+    """One cluster: one id, distinct node ids, every node a voter of the same quorum."""
+    problems = []
+    envs = {node: compose.env(node) for node in nodes}
+    if len({env.get("CLUSTER_ID") for env in envs.values()}) != 1:
+        problems.append("the Kafka nodes have different CLUSTER_IDs: they would form separate clusters")
+    ids = [env.get("KAFKA_NODE_ID", "") for env in envs.values()]
+    if len(set(ids)) != len(ids) or "" in ids:
+        problems.append(f"Kafka node ids are missing or repeated: {ids}")
+    expected = set()
+    for node, env in envs.items():
+        port = dict(re.findall(r"(\w+)://[^:,]*:(\d+)", env.get("KAFKA_LISTENERS", ""))).get("CONTROLLER")
+        expected.add(f"{env.get('KAFKA_NODE_ID')}@{node}:{port}")
+    for node, env in envs.items():
+        voters = set(env.get("KAFKA_CONTROLLER_QUORUM_VOTERS", "").split(","))
+        if voters != expected:
+            problems.append(f"{node}'s controller quorum is {sorted(voters)}, expected {sorted(expected)}")
+    return problems
+
+
+def _durability_problems(compose: Compose, nodes: list[str]) -> list[str]:
+    """Every topic on every broker; a write acknowledged by all in-sync replicas (acks=all)
+    is on all but one, so one broker may fail without losing it or stopping writes."""
+    problems = []
+    replicas, min_isr = str(len(nodes)), str(max(1, len(nodes) - 1))
+    expected = {
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": replicas,
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": replicas,
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": min_isr,
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": replicas,
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": min_isr,
+        "KAFKA_DEFAULT_REPLICATION_FACTOR": replicas if len(nodes) > 1 else None,
+        "KAFKA_MIN_INSYNC_REPLICAS": min_isr if len(nodes) > 1 else None,
+    }
+    for node in nodes:
+        env = compose.env(node)
+        problems += [
+            f"{node}: {key} is {env.get(key)!r}, expected {value!r} with {len(nodes)} broker(s)"
+            for key, value in expected.items()
+            if env.get(key) != value
+        ]
+    init = compose.env("kafka-init")
+    wanted = {"KAFKA_REPLICATION_FACTOR": replicas, "KAFKA_MIN_INSYNC_REPLICAS": min_isr}
+    for key, value in wanted.items():
+        if init.get(key, "1") != value:
+            problems.append(f"kafka-init: {key} is {init.get(key)!r}, expected {value!r}")
+    return problems
+
+
+def kafka_cluster_problems(compose: Compose) -> list[str]:
+    """One KRaft node in the light layout, three in the distributed one, each reachable."""
+    nodes = kafka_nodes(compose)
+    expected = 3 if compose.distributed else 1
+    problems = [] if len(nodes) == expected else [f"{len(nodes)} Kafka node(s) {nodes}, expected {expected}"]
+    problems += _quorum_problems(compose, nodes) + _durability_problems(compose, nodes)
+    everyone = set(in_network_addresses(compose).values())
+    for where, bootstrap in bootstrap_settings(compose).items():
+        if set(bootstrap.split(",")) != everyone:
+            problems.append(f"{where} bootstrap {bootstrap!r} does not list every broker: {sorted(everyone)}")
+    return problems
+
+
+def layout_problems(compose: Compose) -> list[str]:
+    """The light layout has no Celery at all; the distributed one is a project of its own
+    (its own volumes: a one-broker volume holds single-replica topics) with Redis and two
+    workers."""
+    problems = []
+    name = compose.data.get("name")
+    workers = celery_workers(compose)
+    if compose.distributed:
+        if not name or name == LIGHT_PROJECT:
+            problems.append(
+                f"the distributed layout shares the project (and volumes) {name!r} of the light one"
+            )
+        if "redis" not in compose.services or workers != list(CELERY_WORKERS):
+            problems.append(f"the distributed layout lacks Redis or a worker: redis, {workers}")
+    elif name != LIGHT_PROJECT or "redis" in compose.services or workers:
+        problems.append(f"the light layout changed: project {name!r}, Redis or Celery workers {workers}")
+    return problems
+
+
+_BROKER_URL = re.compile(r"^redis://[^:@/]*:(\$\{REDIS_PASSWORD:\?[^}]+\})@redis:6379/\d+$")
+
+
+def _celery_setting_problems(compose: Compose) -> list[str]:
+    """Every Airflow service: the Redis broker with the password, results in the metadata DB."""
+    problems = []
+    for name in [*airflow_services(compose), "airflow-init"]:
+        env = compose.env(name)
+        if not _BROKER_URL.match(env.get("AIRFLOW__CELERY__BROKER_URL", "")):
+            problems.append(
+                f"{name}: the Celery broker URL is not redis://...:${{REDIS_PASSWORD:?...}}@redis:6379/<db>"
+            )
+        database = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").partition("://")[2]
+        if not database or env.get("AIRFLOW__CELERY__RESULT_BACKEND") != f"db+postgresql://{database}":
+            problems.append(f"{name}: the Celery result backend is not the metadata database")
+    return problems
+
+
+def _redis_problems(compose: Compose) -> list[str]:
+    """Redis requires the password; everything that talks to it waits for it to be healthy."""
+    problems = []
+    redis = compose.services.get("redis", {})
+    command = " ".join(command_words(redis))
+    if "--requirepass" not in command or "$REDIS_PASSWORD" not in command:
+        problems.append("redis does not require the password from REDIS_PASSWORD")
+    if "ports" in redis:
+        problems.append("redis publishes a port: only the Airflow containers need it")
+    for name in airflow_services(compose):
+        spec = (compose.services[name].get("depends_on") or {}).get("redis") or {}
+        if spec.get("condition") != "service_healthy":
+            problems.append(f"{name} does not wait for Redis to be healthy")
+    return problems
+
+
+def celery_problems(compose: Compose) -> list[str]:
+    """The CeleryExecutor as in Airflow's compose file, with a password on Redis."""
+    if not compose.distributed:
+        return []
+    problems = _celery_setting_problems(compose) + _redis_problems(compose)
+    for name in celery_workers(compose):
+        if compose.env(name).get("DUMB_INIT_SETSID") != "0":
+            problems.append(f"{name}: no DUMB_INIT_SETSID=0, so Celery cannot shut down warm")
+    init_script = (ROOT / "docker" / "airflow" / "airflow-init.sh").read_text()
+    if "REDIS_PASSWORD" not in compose.env("airflow-init") or "REDIS_PASSWORD" not in init_script:
+        problems.append("airflow-init does not check that REDIS_PASSWORD is URL-safe")
     return problems
 
 
@@ -516,6 +785,7 @@ def _password_source_problems(compose: Compose) -> list[str]:
         "DBT_PASSWORD": "postgres-init",
         "AIRFLOW_DB_PASSWORD": "postgres-init",
         "CLICKHOUSE_PASSWORD": "clickhouse",
+        **({"REDIS_PASSWORD": "redis"} if compose.distributed else {}),
     }
     for variable, server in server_side.items():
         if f"${{{variable}:?" not in airflow_text:

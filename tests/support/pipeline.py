@@ -30,11 +30,17 @@ def produce(bootstrap: str, topic: str, values: list[str]) -> None:
     """Produce and wait for every acknowledgement (idempotent, acks=all)."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
-    for i, value in enumerate(values):
-        producer.produce(topic, value.encode())
-        if i % 10_000 == 9_999:
-            producer.poll(0)
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 20}
+    )
+    for value in values:
+        while True:
+            try:
+                producer.produce(topic, value.encode())
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.1)
+        producer.poll(0)
     assert producer.flush(60) == 0
 
 

@@ -1,5 +1,6 @@
-"""Keep dbt's manifest current, so the Cosmos DAG renders from it without running dbt
-at parse time (``LoadMode.DBT_MANIFEST``: DAG parsing stays well under a second)."""
+"""Keep dbt's manifest current, so the dbt_marts DAG renders its model tasks from it
+without running dbt at parse time (``kafka_elt.transform.manifest``: DAG parsing stays
+well under a second)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def ensure_manifest(cfg: StackConfig) -> Path:
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source(project):
         return manifest
     env = cfg.environment()
-    print("dbt: parsing the project into target/manifest.json (for Cosmos) ...", flush=True)
+    print("dbt: parsing the project into target/manifest.json (the dbt_marts DAG reads it) ...", flush=True)
     result = subprocess.run(
         [env["DBT_EXECUTABLE"], "parse", "--project-dir", str(project), "--profiles-dir", str(project)],
         env=env,

@@ -177,6 +177,7 @@ def test_a_drain_running_when_clickhouse_is_killed_fails_clearly_and_its_retry_l
     api = pipeline.unpaused_pipeline(stack)
     pipeline.wait_quiet(api, DELIVERY_TIMEOUT_S)
     code = pipeline.markers()[1]
+    started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     before = _partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
     pipeline.produce(kafka_bootstrap, pipeline.CANDLE_TOPIC, pipeline.candles(code, 300_000))
     after = _partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
@@ -186,15 +187,20 @@ def test_a_drain_running_when_clickhouse_is_killed_fails_clearly_and_its_retry_l
     pg_conn = postgres.connect(stack, stack["WAREHOUSE_DB"], stack["LOADER_USER"], stack["LOADER_PASSWORD"])
     ch_client = clickhouse.client(stack)
     try:
-        # The watcher starts the run; kill ClickHouse once the drains have stored some of
-        # the messages in PostgreSQL (so a drain is mid-way) and not all of them.
-        def mid_drain() -> bool:
-            stored = _raw_counts(pg_conn, ch_client, before, after)["postgres"][0]
-            return 0 < stored < produced
+        # The watcher starts the run; kill ClickHouse while a drain's insert into the raw
+        # table is under way (a kill between two inserts could go unnoticed: supervisord
+        # has the server back before the next one).
+        def inserting() -> bool:
+            return bool(
+                int(
+                    ch_client.command(
+                        "select count() from system.processes "
+                        "where query_kind = 'Insert' and position(query, 'market_candle') > 0 and position(query, 'kafka_value') > 0"
+                    )
+                )
+            )
 
-        wait_until(
-            mid_drain, what="the drains to be half-way through the messages", timeout=120, interval=0.1
-        )
+        wait_until(inserting, what="a drain inserting into ClickHouse", timeout=180, interval=0.05)
         server = clickhouse.service(stack)
         os.kill(server.pid(), signal.SIGKILL)
         ch_client.close()
@@ -218,7 +224,11 @@ def test_a_drain_running_when_clickhouse_is_killed_fails_clearly_and_its_retry_l
         pg_conn.close()
         ch_client.close()
 
-    runs = [r for r in api.runs("ingest_market_candle", limit=10) if r["state"] != "queued"]
+    runs = [
+        r
+        for r in api.runs("ingest_market_candle", limit=20)
+        if r["state"] != "queued" and (r.get("queued_at") or "") >= started
+    ]
     retried = [
         (run["dag_run_id"], ti)
         for run in runs

@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STACK    := $(PY) -m kafka_elt.stack
 PYTEST_ARGS ?=
 
-.PHONY: help install install-browser up down status logs demo test test-unit lint format bench bench-freshness bench-idle clean
+.PHONY: help install install-browser up down status logs demo test test-distributed test-unit lint format bench bench-freshness bench-idle bench-connect clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,9 +51,26 @@ logs: ## Tail every service's log and supervisord's (make logs S=kafka for one)
 demo: up ## Produce sample data, wait for the event-driven pipeline, print a summary
 	@$(PY) -m kafka_elt.demo
 
-test: install install-browser ## Start what the tests need and run the whole suite
+test: install install-browser ## Start what the tests need and run the whole suite (but the distributed faults)
 	@$(STACK) up
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -m "not distributed" $(PYTEST_ARGS)
+
+# Its own state folder (inside .stack/, so `make clean` removes it too) and ports by
+# default, so it runs beside the light stack: override
+# DIST_STACK_DIR / the *_PORT variables in the shell if these are taken.
+DIST_STACK_DIR ?= .stack/distributed
+DIST_ENV := STACK_PROFILE=distributed STACK_DIR=$(DIST_STACK_DIR) \
+	KAFKA_PORT=$${DIST_KAFKA_PORT:-29092} KAFKA_CONTROLLER_PORT=$${DIST_KAFKA_CONTROLLER_PORT:-29093} \
+	KAFKA_2_PORT=$${DIST_KAFKA_2_PORT:-29094} KAFKA_3_PORT=$${DIST_KAFKA_3_PORT:-29095} \
+	KAFKA_2_CONTROLLER_PORT=$${DIST_KAFKA_2_CONTROLLER_PORT:-29096} KAFKA_3_CONTROLLER_PORT=$${DIST_KAFKA_3_CONTROLLER_PORT:-29097} \
+	REDIS_PORT=$${DIST_REDIS_PORT:-26380} POSTGRES_PORT=$${DIST_POSTGRES_PORT:-25433} \
+	CLICKHOUSE_HTTP_PORT=$${DIST_CLICKHOUSE_HTTP_PORT:-28123} AIRFLOW_PORT=$${DIST_AIRFLOW_PORT:-28080} \
+	KAFKA_HEAP=$${DIST_KAFKA_HEAP:-384m}
+
+test-distributed: install ## Start the distributed profile beside the light one, run the fault tests (~15 min), stop it
+	@$(DIST_ENV) $(STACK) up
+	@$(DIST_ENV) $(PY) -m pytest -m distributed tests/distributed $(PYTEST_ARGS); rc=$$?; \
+		$(DIST_ENV) $(STACK) down; exit $$rc
 
 test-unit: $(VENV)/.installed ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
@@ -78,6 +95,9 @@ bench-freshness: up ## Event-to-mart latency: 500 msg/s per topic for 10 min (AR
 
 bench-idle: up ## What the stack costs with nothing arriving: CPU per service over 10 min, runs started
 	@$(PY) bench/idle.py $(ARGS)
+
+bench-connect: up ## This project vs Kafka Connect + Debezium JDBC upsert sink, same 1M candles (ARGS="--messages 100000")
+	@$(PY) bench/connect_bench.py $(ARGS)
 
 clean: down ## Stop the stack and delete its state (data, logs, secrets)
 	rm -rf .stack

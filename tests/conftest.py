@@ -17,6 +17,8 @@ TESTS = Path(__file__).resolve().parent
 FOLDER_MARKERS = {
     "integration": ("integration",),
     "browser": ("integration", "browser"),
+    # Faults on the distributed profile (three brokers, Celery workers): `make test-distributed`.
+    "distributed": ("integration", "distributed"),
 }
 
 

@@ -29,7 +29,9 @@ ENVELOPE = (
     '"low_price": 44000.0, "trade_price": 45500.0, "candle_acc_trade_volume": 1234.5, '
     '"candle_acc_trade_price": 56000000.0, "timestamp": 1617090000, "stream_type": "realtime"}}'
 )
-BARE = json.dumps(json.loads(ENVELOPE)["payload"] | {"code": "ETH-USD", "opening_price": 44500.25})  # a bar: low <= open <= high
+BARE = json.dumps(
+    json.loads(ENVELOPE)["payload"] | {"code": "ETH-USD", "opening_price": 44500.25}
+)  # a bar: low <= open <= high
 FOOTPRINT = (
     '{"link": "/posts/42?ref=home", "method": "GET", "footprint_time": "2025-05-19T13:45:30.123+09:00"}'
 )

@@ -1,8 +1,8 @@
 """Manage the local stack: ``python -m kafka_elt.stack up|down|status|logs|env``.
 
 ``up`` installs what is missing (broker jars), starts supervisord, then through it
-Kafka, PostgreSQL, ClickHouse and Airflow bound to 127.0.0.1, each after the one it
-needs is ready, and provisions roles, databases and topics; running it again is
+Kafka, PostgreSQL, ClickHouse (Redis in the distributed profile) and Airflow bound to
+127.0.0.1, each after the one it needs is ready, and provisions roles, databases and topics; running it again is
 harmless. supervisord restarts a service that exits on its own, with backoff.
 ``down`` stops every service through supervisord, waits, then stops supervisord.
 """
@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from kafka_elt.stack import airflow, clickhouse, dbt, kafka, postgres, supervision
+from kafka_elt.stack import airflow, clickhouse, dbt, kafka, postgres, redis_server, supervision
 from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.paths import log_file
 from kafka_elt.stack.process import Service, StackError
@@ -28,8 +28,25 @@ def topics_to_create() -> dict[str, int]:
     return {spec.topic: spec.partitions for spec in load_registry()}
 
 
+def check_profile(cfg: StackConfig) -> None:
+    """A STACK_DIR keeps the profile it was created with: its raw tables are keyed by the
+    offsets of its own Kafka, which a new cluster would hand out again from 0."""
+    path = cfg.state_dir / "profile"
+    profile = cfg["STACK_PROFILE"]
+    if not path.exists():
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(profile + "\n")
+        return
+    if (was := path.read_text().strip()) != profile:
+        raise StackError(
+            f"{cfg.state_dir} holds a {was!r} stack and STACK_PROFILE is {profile!r}: give the "
+            f"{profile} profile its own STACK_DIR (in .env), or `make clean` this one first"
+        )
+
+
 def up(cfg: StackConfig, names: list[str]) -> None:
     started = time.monotonic()
+    check_profile(cfg)
     cfg.write_env_file()
     supervision.ensure_running(cfg, flat(cfg))
     if "postgres" in names:
@@ -39,10 +56,14 @@ def up(cfg: StackConfig, names: list[str]) -> None:
         kafka.create_topics(cfg, topics_to_create())
     if "clickhouse" in names:
         clickhouse.start(cfg)
+    if "redis" in names and cfg.distributed:
+        redis_server.start(cfg)
     if "airflow" in names:
         dbt.ensure_manifest(cfg)
         airflow.start(cfg)
-    print(f"stack: up in {time.monotonic() - started:.1f}s ({', '.join(names)})")
+    print(
+        f"stack: {cfg['STACK_PROFILE']} profile up in {time.monotonic() - started:.1f}s ({', '.join(names)})"
+    )
     if "airflow" in names:
         print(
             f"stack: Airflow UI {cfg.airflow_url}  user {cfg['AIRFLOW_ADMIN_USER']}, password in {cfg.airflow_password_file}"

@@ -1,4 +1,6 @@
-"""Airflow 3 as separate processes: api-server, scheduler, dag-processor, triggerer.
+"""Airflow 3 as separate processes: api-server, scheduler, dag-processor, triggerer,
+and in the distributed profile Celery workers (``airflow-worker-1``, ``-2``, ...), each a
+process of its own with its own task slots, taking tasks from Redis.
 
 Metadata lives in the stack's PostgreSQL. ``airflow standalone`` is not used: it binds
 the scheduler's and triggerer's log servers to every interface; here they are started
@@ -13,6 +15,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 from kafka_elt.stack.config import StackConfig
@@ -32,13 +35,41 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
+def components(cfg: StackConfig) -> dict[str, list[str]]:
+    """Program name (without ``airflow-``) -> the airflow CLI's arguments."""
+    if not cfg.distributed:
+        return COMPONENTS
+    workers = {
+        # --celery-hostname: one machine, two workers; Celery needs distinct node names.
+        # --skip-serve-logs: task logs are files on this machine, which the api-server
+        # reads; a worker's log server would listen on every interface.
+        f"worker-{n}": [
+            "celery",
+            "worker",
+            "--concurrency",
+            cfg["AIRFLOW_WORKER_CONCURRENCY"],
+            "--celery-hostname",
+            f"worker-{n}@%h",
+            "--skip-serve-logs",
+        ]
+        for n in range(1, int(cfg["AIRFLOW_CELERY_WORKERS"]) + 1)
+    }
+    return {**COMPONENTS, **workers}
+
+
+def _requirements(cfg: StackConfig, name: str) -> tuple[tuple[str, str, int], ...]:
+    metadata_db = ("PostgreSQL (Airflow's metadata database)", cfg.host, cfg.port("POSTGRES"))
+    if name.startswith("worker-"):
+        return (metadata_db, ("Redis (the Celery broker)", cfg.host, cfg.port("REDIS")))
+    return (metadata_db,)
+
+
 def services(cfg: StackConfig) -> list[SupervisedService]:
     """The four components, supervised: each is restarted on any exit. They exit when the
     metadata database goes away (measured: scheduler and dag-processor ~2 s after
     PostgreSQL stops, the triggerer ~12 s), and a start without it fails in ~2.5 s, so
     ``start_seconds`` is 10 and the launcher checks PostgreSQL first (a cheap failed start)."""
     env = cfg.environment()
-    metadata_db = ("PostgreSQL (Airflow's metadata database)", cfg.host, cfg.port("POSTGRES"))
     return [
         supervised(
             cfg,
@@ -51,10 +82,10 @@ def services(cfg: StackConfig) -> list[SupervisedService]:
                 cwd=state(cfg, "airflow"),
                 autorestart="true",
                 start_seconds=10,
-                requires=(metadata_db,),
+                requires=_requirements(cfg, name),
             ),
         )
-        for name, args in COMPONENTS.items()
+        for name, args in components(cfg).items()
     ]
 
 
@@ -99,8 +130,24 @@ def start(cfg: StackConfig) -> list[SupervisedService]:
     took = wait_until(
         lambda: _healthy(cfg), what="Airflow api-server and components", timeout=180, service=api
     )
+    for svc in started:
+        if svc.name.startswith("airflow-worker-"):
+            took += wait_until(
+                partial(worker_ready, svc),
+                what=f"the Celery worker {svc.name}",
+                timeout=120,
+                service=svc,
+            )
     print(f"airflow: ready at {cfg.airflow_url} ({took:.1f}s)", flush=True)
     return started
+
+
+def worker_ready(svc: SupervisedService) -> bool:
+    """Celery prints ``celery@<node> ready.`` once connected to its broker and consuming;
+    only the log since the worker's latest start counts (the launcher marks each start)."""
+    text = svc.log_file.read_text(errors="replace") if svc.log_file.exists() else ""
+    latest = text.rsplit("=====", 1)[-1]
+    return " ready." in latest
 
 
 def token(cfg: StackConfig) -> str:

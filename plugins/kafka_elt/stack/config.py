@@ -31,7 +31,20 @@ _SECRET_NAMES = (
     "AIRFLOW_JWT_SECRET",
     "AIRFLOW_API_SECRET_KEY",
     "AIRFLOW_FERNET_KEY",
+    "REDIS_PASSWORD",  # the distributed profile's Celery broker
 )
+
+PROFILES = ("light", "distributed")
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One Kafka process: a broker and a KRaft controller (combined mode)."""
+
+    name: str  # supervisord program name, pid and log file
+    node_id: int
+    port: int
+    controller_port: int
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -84,6 +97,11 @@ class StackConfig:
         for name, value in stored.items():
             values.setdefault(name, value)
         values["STACK_DIR"] = str(state)
+        profile = values.setdefault("STACK_PROFILE", "light")
+        if profile not in PROFILES:
+            raise ValueError(
+                f"STACK_PROFILE={profile!r} is not one of {', '.join(PROFILES)} (see .env.example)"
+            )
         return cls(root=root, values=values)
 
     def __getitem__(self, key: str) -> str:
@@ -101,8 +119,35 @@ class StackConfig:
         return int(self.values[f"{name}_PORT"])
 
     @property
+    def distributed(self) -> bool:
+        """STACK_PROFILE=distributed: Celery workers on Redis, three Kafka brokers."""
+        return self.values["STACK_PROFILE"] == "distributed"
+
+    @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        """Node 1 keeps the light profile's name and ports; the distributed profile adds
+        ``kafka-2`` and ``kafka-3`` on KAFKA_2_PORT/KAFKA_3_PORT and their controller ports."""
+        nodes = [KafkaNode("kafka", 1, self.port("KAFKA"), self.port("KAFKA_CONTROLLER"))]
+        if self.distributed:
+            nodes += [
+                KafkaNode(f"kafka-{n}", n, self.port(f"KAFKA_{n}"), self.port(f"KAFKA_{n}_CONTROLLER"))
+                for n in (2, 3)
+            ]
+        return nodes
+
+    @property
+    def kafka_replication(self) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) of the pipeline's topics."""
+        return (3, 2) if self.distributed else (1, 1)
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.port('KAFKA')}"
+        return ",".join(f"{self.host}:{node.port}" for node in self.kafka_nodes)
+
+    @property
+    def redis_url(self) -> str:
+        password = quote(self.values["REDIS_PASSWORD"], safe="")
+        return f"redis://default:{password}@{self.host}:{self.port('REDIS')}/0"
 
     @property
     def airflow_url(self) -> str:
@@ -212,7 +257,25 @@ class StackConfig:
                 ),
             }
         )
+        if self.distributed:
+            env.update(self._celery_environment())
         return env
+
+    def _celery_environment(self) -> dict[str, str]:
+        v = self.values
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            # Redis carries only the task messages; task state and results live in PostgreSQL.
+            "AIRFLOW__CELERY__BROKER_URL": self.redis_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": self.postgres_url(
+                "AIRFLOW_DB_USER", "AIRFLOW_DB_PASSWORD", v["AIRFLOW_METADATA_DB"], "db+postgresql"
+            ),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": v["AIRFLOW_WORKER_CONCURRENCY"],
+            # A task whose worker died (SIGKILL, a lost machine) stops heartbeating; after
+            # this long the scheduler fails that try and its retry goes to a live worker.
+            # Airflow's default (300 s) would leave a killed drain's partition idle 5 min.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": v["AIRFLOW_TASK_HEARTBEAT_TIMEOUT"],
+        }
 
     def write_env_file(self) -> Path:
         """Write ``<STACK_DIR>/env``: ``source`` it to use dbt, psql or Airflow's CLI."""

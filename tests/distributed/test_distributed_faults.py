@@ -30,7 +30,6 @@ import pytest
 from kafka_elt.stack import airflow, kafka
 from kafka_elt.stack.process import _group_pids, wait_until
 from kafka_elt.stack.supervision import Supervisor
-from tests.integration.test_stack_supervision import _partition_offsets, _raw_counts
 from tests.support import pipeline
 
 TOPIC = pipeline.CANDLE_TOPIC
@@ -56,24 +55,6 @@ def _produce_batch(bootstrap: str, code: str, candles: int) -> None:
     pipeline.produce(bootstrap, TOPIC, poison + pipeline.candles(code, candles))
 
 
-def _dead_letters(pg_conn, ch_client, produced: Produced) -> dict[str, tuple[int, int]]:
-    ranges = " or ".join(
-        f"(kafka_partition = {p} and kafka_offset >= {produced.before[p]} and kafka_offset < {produced.after[p]})"
-        for p in produced.after
-    )
-    where = f"kafka_topic = '{TOPIC}' and ({ranges})"
-    with pg_conn.cursor() as cur:
-        cur.execute(
-            f"select count(*), count(distinct (kafka_partition, kafka_offset)) from raw.dead_letter where {where}"
-        )
-        pg = cur.fetchone()
-    pg_conn.commit()
-    ch = ch_client.query(
-        f"select count(), uniqExact(kafka_partition, kafka_offset) from raw.dead_letter where {where}"
-    ).result_rows[0]
-    return {"postgres": (int(pg[0]), int(pg[1])), "clickhouse": (int(ch[0]), int(ch[1]))}
-
-
 def _committed(bootstrap: str, group: str, partitions) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
@@ -86,9 +67,11 @@ def _committed(bootstrap: str, group: str, partitions) -> dict[int, int]:
 
 
 def _raw(pg_conn, ch_client, produced: Produced) -> dict[str, tuple[int, int]] | None:
-    """_raw_counts, or None until the first run of a fresh stack has created the tables."""
+    """Raw candle counts, or None until the first run of a fresh stack has created the tables."""
     try:
-        return _raw_counts(pg_conn, ch_client, produced.before, produced.after)
+        return pipeline.offset_range_counts(
+            pg_conn, ch_client, "raw.market_candle", produced.before, produced.after
+        )
     except Exception:
         pg_conn.rollback()
         return None
@@ -112,11 +95,15 @@ def assert_ledger(stack, api, warehouses, produced: Produced) -> dict:
         interval=2,
     )
     pipeline.wait_quiet(api, DELIVERY_TIMEOUT_S)
-    raw = _raw_counts(pg_conn, ch_client, produced.before, produced.after)
+    raw = pipeline.offset_range_counts(
+        pg_conn, ch_client, "raw.market_candle", produced.before, produced.after
+    )
     assert raw == expected
-    dead = _dead_letters(pg_conn, ch_client, produced)
+    dead = pipeline.offset_range_counts(
+        pg_conn, ch_client, "raw.dead_letter", produced.before, produced.after, topic=TOPIC
+    )
     assert dead == {"postgres": (DEAD_LETTERS, DEAD_LETTERS), "clickhouse": (DEAD_LETTERS, DEAD_LETTERS)}
-    watermarks = _partition_offsets(stack.kafka_bootstrap, TOPIC)
+    watermarks = pipeline.partition_offsets(stack.kafka_bootstrap, TOPIC)
     committed = _committed(stack.kafka_bootstrap, "kafka-elt", watermarks)
     assert committed == watermarks, f"committed offsets {committed} != high watermarks {watermarks}"
     pipeline.wait_for_marts(
@@ -210,10 +197,10 @@ def api(distributed):
 
 def test_a_worker_killed_mid_drain_hands_the_drain_to_the_other_worker(distributed, api, warehouses):
     pg_conn, ch_client = warehouses
-    produced = Produced(pipeline.markers()[1], _partition_offsets(distributed.kafka_bootstrap, TOPIC))
+    produced = Produced(pipeline.markers()[1], pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC))
     started = time.time()
     _produce_batch(distributed.kafka_bootstrap, produced.code, MESSAGES)
-    produced.after = _partition_offsets(distributed.kafka_bootstrap, TOPIC)
+    produced.after = pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC)
     assert produced.count == MESSAGES + DEAD_LETTERS
 
     # A drain running on a worker, half-way through the messages.
@@ -356,10 +343,10 @@ def test_the_leader_broker_killed_mid_drain_then_restarted_loses_and_doubles_not
     distributed, api, warehouses
 ):
     pg_conn, ch_client = warehouses
-    produced = Produced(pipeline.markers()[1], _partition_offsets(distributed.kafka_bootstrap, TOPIC))
+    produced = Produced(pipeline.markers()[1], pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC))
     started = time.time()
     _produce_batch(distributed.kafka_bootstrap, produced.code, MESSAGES)
-    produced.after = _partition_offsets(distributed.kafka_bootstrap, TOPIC)
+    produced.after = pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC)
     wait_until(
         lambda: _mid_drain(pg_conn, ch_client, produced), what="drains half-way", timeout=300, interval=0.1
     )
@@ -380,14 +367,14 @@ def test_a_producer_writing_through_the_broker_kill_loses_no_acknowledged_messag
     distributed, api, warehouses
 ):
     code = pipeline.markers()[1]
-    produced = Produced(code, _partition_offsets(distributed.kafka_bootstrap, TOPIC))
+    produced = Produced(code, pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC))
     _produce_batch(distributed.kafka_bootstrap, code, 0)  # the dead letters
     with AckCounter(distributed.kafka_bootstrap, code) as writer:
         time.sleep(5)
         _kill_and_hold(distributed, partition=0, down_seconds=15)
         time.sleep(5)
     assert writer.unflushed == 0 and not writer.failed, (writer.unflushed, writer.failed[:5])
-    produced.after = _partition_offsets(distributed.kafka_bootstrap, TOPIC)
+    produced.after = pipeline.partition_offsets(distributed.kafka_bootstrap, TOPIC)
     # Idempotent: what the log holds is exactly what was acknowledged, nothing twice.
     assert produced.count == writer.acked + DEAD_LETTERS
     seen = assert_ledger(distributed, api, warehouses, produced)

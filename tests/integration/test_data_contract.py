@@ -16,16 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.pipeline import produce, unpaused_pipeline, wait_quiet
-
-DELIVERY_TIMEOUT_S = 300
-
-
-@pytest.fixture(scope="module")
-def api(stack):
-    api = unpaused_pipeline(stack)
-    yield api
-    wait_quiet(api, DELIVERY_TIMEOUT_S)
+from tests.support.pipeline import DELIVERY_TIMEOUT_S, produce, wait_quiet
 
 
 def _candle(code: str, minute: int, **changes) -> str:
@@ -54,7 +45,7 @@ def _pg_rows(pg_conn, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def test_real_feed_spellings_load_warn_and_keep_every_mart_built_and_agreeing(
-    api, kafka_bootstrap, pg_conn, ch_client
+    pipeline_api, kafka_bootstrap, pg_conn, ch_client
 ):
     code = f"ODD-{uuid.uuid4().hex[:6].upper()}"
     marker = f"it-contract-{uuid.uuid4().hex[:10]}"
@@ -103,7 +94,7 @@ def test_real_feed_spellings_load_warn_and_keep_every_mart_built_and_agreeing(
                 f"after {DELIVERY_TIMEOUT_S}s: PostgreSQL holds {pg}, ClickHouse {ch}; expected (3, 2)"
             )
         time.sleep(2)
-    wait_quiet(api, DELIVERY_TIMEOUT_S)
+    wait_quiet(pipeline_api, DELIVERY_TIMEOUT_S)
 
     # The values as the marts hold them: normalised case, the same in both engines.
     candle_sql = 'select "timestamp", type, stream_type, trade_price is null from analytics.market_candle where code = %s order by 1'
@@ -154,7 +145,7 @@ def test_real_feed_spellings_load_warn_and_keep_every_mart_built_and_agreeing(
     assert "prices are not a bar" in pg_dead[0]
 
     # dbt_marts stayed green: every run since the messages succeeded, with warnings stored.
-    runs = [r for r in api.runs("dbt_marts", limit=50) if (r.get("queued_at") or "") >= since]
+    runs = [r for r in pipeline_api.runs("dbt_marts", limit=50) if (r.get("queued_at") or "") >= since]
     assert runs, "no dbt_marts run since the messages were produced"
     assert {r["state"] for r in runs} == {"success"}, runs
     warned = _pg_rows(

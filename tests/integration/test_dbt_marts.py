@@ -41,20 +41,13 @@ from kafka_elt.ingest.connections import Connections
 from kafka_elt.ingest.ddl import apply_ddl
 from kafka_elt.ingest.postgres_sink import PostgresSink
 from kafka_elt.ingest.validators import KINDS
+from kafka_elt.settings import ENGINES, MARTS
+from tests.support.pipeline import CANDLE_TOPIC, WEB_TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = ROOT / "dbt"
 DBT_EXECUTABLE = ROOT / ".venv-dbt" / "bin" / "dbt"
-TARGETS = ("postgres", "clickhouse")
-CANDLE_TOPIC, WEB_TOPIC = "market_candle", "web-logs-topic"
-MARTS = (
-    "market_candle",
-    "user_footprint",
-    "page_views_hourly",
-    "top_links_daily",
-    "candle_ohlcv_hourly",
-    "latest_price",
-)
+TARGETS = ENGINES  # one dbt target per engine, named after it
 # The business columns of market_candle compared row by row across the engines.
 CANDLE_COLUMNS = (
     "type",

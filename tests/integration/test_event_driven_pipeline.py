@@ -13,28 +13,14 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from tests.support.pipeline import (
+    DELIVERY_TIMEOUT_S,
     PIPELINE_DAGS,
     candles,
     footprints,
     produce,
-    unpaused_pipeline,
     wait_for_marts,
-    wait_quiet,
 )
-
-# Bounded waits: the pipeline delivers in well under a minute on a quiet machine.
-DELIVERY_TIMEOUT_S = 300
-
-
-@pytest.fixture(scope="module")
-def api(stack):
-    api = unpaused_pipeline(stack)
-    yield api
-    # Leave the stack quiet for the tests that follow: no run of this test still going.
-    wait_quiet(api, DELIVERY_TIMEOUT_S)
 
 
 def _triggerer(stack):
@@ -50,7 +36,7 @@ def _runs_since(api, dag_id: str, since: datetime) -> list[dict]:
 
 
 def test_messages_reach_both_marts_through_watchers_and_asset_events(
-    api, stack, kafka_bootstrap, pg_conn, ch_client
+    pipeline_api, stack, kafka_bootstrap, pg_conn, ch_client
 ):
     marker = f"it-watch-{uuid.uuid4().hex[:10]}"
     code = f"ITW-{uuid.uuid4().hex[:6].upper()}"
@@ -75,7 +61,7 @@ def test_messages_reach_both_marts_through_watchers_and_asset_events(
     print(f"first burst in both marts after {first:.1f}s, the rest (triggerer restarted) after {second:.1f}s")
 
     for dag_id in PIPELINE_DAGS:
-        runs = _runs_since(api, dag_id, since)
+        runs = _runs_since(pipeline_api, dag_id, since)
         kinds = {r["run_type"] for r in runs}
         assert "asset_triggered" in kinds, f"{dag_id}: no asset-triggered run since the messages ({runs})"
         assert "manual" not in kinds, f"{dag_id} was triggered by hand: {runs}"

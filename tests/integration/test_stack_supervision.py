@@ -26,7 +26,8 @@ from tests.support import pipeline
 # Airflow's components that need the metadata database to keep running.
 METADATA_CLIENTS = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 AIRFLOW = ("airflow-api-server", *METADATA_CLIENTS)
-DELIVERY_TIMEOUT_S = 300
+DELIVERY_TIMEOUT_S = pipeline.DELIVERY_TIMEOUT_S
+RAW_CANDLES = "raw.market_candle"
 
 
 def states(stack) -> dict[str, str]:
@@ -121,43 +122,6 @@ def test_airflow_comes_back_by_itself_after_postgres_was_down_for_30_s(stack, ka
     print(f"messages produced during the outage in both marts {delivered:.1f}s after Airflow was back")
 
 
-def _partition_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """partition -> high watermark."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "it-watermarks", "enable.auto.commit": False}
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in meta.partitions
-        }
-    finally:
-        consumer.close()
-
-
-def _raw_counts(
-    pg_conn, ch_client, before: dict[int, int], after: dict[int, int]
-) -> dict[str, tuple[int, int]]:
-    """engine -> (rows, distinct offsets) of raw.market_candle in the produced offset ranges."""
-    ranges = " or ".join(
-        f"(kafka_partition = {p} and kafka_offset >= {before[p]} and kafka_offset < {after[p]})"
-        for p in after
-    )
-    with pg_conn.cursor() as cur:
-        cur.execute(
-            f"select count(*), count(distinct (kafka_partition, kafka_offset)) from raw.market_candle where {ranges}"
-        )
-        pg = cur.fetchone()
-    pg_conn.commit()
-    ch = ch_client.query(
-        f"select count(), uniqExact(kafka_partition, kafka_offset) from raw.market_candle where {ranges}"
-    ).result_rows[0]
-    return {"postgres": (int(pg[0]), int(pg[1])), "clickhouse": (int(ch[0]), int(ch[1]))}
-
-
 def _drain_attempts(api, run_id: str) -> list[dict]:
     path = f"/dags/ingest_market_candle/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=100"
     return [ti for ti in api.request("GET", path)["task_instances"] if ti["task_id"] == "drain"]
@@ -178,9 +142,9 @@ def test_a_drain_running_when_clickhouse_is_killed_fails_clearly_and_its_retry_l
     pipeline.wait_quiet(api, DELIVERY_TIMEOUT_S)
     code = pipeline.markers()[1]
     started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    before = _partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
+    before = pipeline.partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
     pipeline.produce(kafka_bootstrap, pipeline.CANDLE_TOPIC, pipeline.candles(code, 300_000))
-    after = _partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
+    after = pipeline.partition_offsets(kafka_bootstrap, pipeline.CANDLE_TOPIC)
     produced = sum(after.values()) - sum(before.values())
     assert produced == 300_000
 
@@ -209,14 +173,14 @@ def test_a_drain_running_when_clickhouse_is_killed_fails_clearly_and_its_retry_l
 
         # The run ends green through its drains' retries, and every message is stored once.
         wait_until(
-            lambda: _raw_counts(pg_conn, ch_client, before, after)
+            lambda: pipeline.offset_range_counts(pg_conn, ch_client, RAW_CANDLES, before, after)
             == {"postgres": (produced, produced), "clickhouse": (produced, produced)},
             what="every message in both raw tables",
             timeout=DELIVERY_TIMEOUT_S,
             interval=2,
         )
         pipeline.wait_quiet(api, DELIVERY_TIMEOUT_S)
-        assert _raw_counts(pg_conn, ch_client, before, after) == {
+        assert pipeline.offset_range_counts(pg_conn, ch_client, RAW_CANDLES, before, after) == {
             "postgres": (produced, produced),
             "clickhouse": (produced, produced),
         }

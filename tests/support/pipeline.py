@@ -13,6 +13,8 @@ import pytest
 
 PIPELINE_DAGS = ("ingest_market_candle", "ingest_web_logs", "dbt_marts")
 CANDLE_TOPIC, WEB_TOPIC = "market_candle", "web-logs-topic"
+# Bounded waits: the pipeline delivers in well under a minute on a quiet machine.
+DELIVERY_TIMEOUT_S = 300
 
 
 def unpaused_pipeline(stack):
@@ -126,3 +128,43 @@ def wait_quiet(api, timeout: float, dag_ids=(*PIPELINE_DAGS, "dashboard_benchmar
             return
         time.sleep(2)
     pytest.fail(f"the pipeline was still busy after {timeout}s: {line}")
+
+
+def partition_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """partition -> high watermark of ``topic``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "it-watermarks", "enable.auto.commit": False}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions
+        }
+    finally:
+        consumer.close()
+
+
+def offset_range_counts(
+    pg_conn, ch_client, table: str, before: dict[int, int], after: dict[int, int], topic: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """engine -> (rows, distinct offsets) of a raw or dead-letter table in the offset
+    ranges [before, after) per partition (of ``topic`` when given): equal counts mean each
+    message is there once."""
+    ranges = " or ".join(
+        f"(kafka_partition = {p} and kafka_offset >= {before[p]} and kafka_offset < {after[p]})"
+        for p in after
+    )
+    where = f"kafka_topic = '{topic}' and ({ranges})" if topic else ranges
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            f"select count(*), count(distinct (kafka_partition, kafka_offset)) from {table} where {where}"
+        )
+        pg = cur.fetchone()
+    pg_conn.commit()
+    ch = ch_client.query(
+        f"select count(), uniqExact(kafka_partition, kafka_offset) from {table} where {where}"
+    ).result_rows[0]
+    return {"postgres": (int(pg[0]), int(pg[1])), "clickhouse": (int(ch[0]), int(ch[1]))}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from kafka_elt.stack.config import StackConfig
+from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
 
-DBT_MANIFEST = Path(__file__).resolve().parents[2] / "dbt" / "target" / "manifest.json"
+REPO = Path(__file__).resolve().parents[2]
+DBT_MANIFEST = REPO / "dbt" / "target" / "manifest.json"
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,14 @@ def dbt_manifest() -> Path:
 
         dbt.ensure_manifest(StackConfig.load())
     return DBT_MANIFEST
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """A checkout holding only .env.example, and none of the stack's settings in the
+    environment (integration fixtures export the running stack's): StackConfig.load(root)
+    sees the defaults and what a test sets."""
+    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
+    for name in [*parse_env_file(REPO / ".env.example"), *_SECRET_NAMES]:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
-
-from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
+from kafka_elt.stack.config import StackConfig, parse_env_file
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
-    # Integration fixtures export the running stack's settings; start from none of them.
-    for name in [*parse_env_file(REPO / ".env.example"), *_SECRET_NAMES]:
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def test_parse_env_file_reads_exports_quotes_and_comments(tmp_path):

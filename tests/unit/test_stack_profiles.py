@@ -4,26 +4,17 @@ nodes, Redis, Celery workers), as settings, supervised programs and config files
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from kafka_elt.stack import airflow, kafka, redis_server, supervision
 from kafka_elt.stack.__main__ import check_profile
-from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
+from kafka_elt.stack.config import StackConfig
 from kafka_elt.stack.process import StackError
 from kafka_elt.stack.services import flat
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
-    for name in [*parse_env_file(REPO / ".env.example"), *_SECRET_NAMES]:
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def load(root: Path, monkeypatch, **env: str) -> StackConfig:

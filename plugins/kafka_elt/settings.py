@@ -61,3 +61,35 @@ RAW_COLUMNS = (
 )
 # The dead-letter table holds the same columns and why the message was refused.
 DEAD_LETTER_COLUMNS = (*RAW_COLUMNS[:7], "error_reason", *RAW_COLUMNS[7:])
+
+# The drain decodes every message to validate it (msgspec); the business fields it
+# decoded are stored beside the value, so that dbt reads typed columns instead of parsing
+# the JSON of every row. After RAW_COLUMNS each raw table has DECODED_AT_LOAD (true when
+# the drain filled the columns below; false in rows loaded before they existed, which dbt
+# decodes from kafka_value), then its kind's columns, in this order: (name, PostgreSQL
+# type, ClickHouse type), LowCardinality for the few-valued texts. The DDL
+# (include/sql/*/raw_decoded_<kind>.sql), the sinks, dbt's sources and the validators'
+# tuples follow these; tests/unit/test_settings.py checks them.
+DECODED_AT_LOAD = "decoded_at_load"
+DECODED_AT_LOAD_TYPES = ("boolean not null default false", "Bool default false")
+KIND_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "market_candle": (
+        ("is_connect_envelope", "boolean", "Nullable(Bool)"),
+        ("candle_type", "text", "LowCardinality(Nullable(String))"),  # the payload's "type", as sent
+        ("code", "text", "LowCardinality(Nullable(String))"),
+        ("candle_timestamp", "bigint", "Nullable(Int64)"),  # the payload's "timestamp": epoch seconds
+        ("opening_price", "double precision", "Nullable(Float64)"),
+        ("high_price", "double precision", "Nullable(Float64)"),
+        ("low_price", "double precision", "Nullable(Float64)"),
+        ("trade_price", "double precision", "Nullable(Float64)"),
+        ("candle_acc_trade_volume", "double precision", "Nullable(Float64)"),
+        ("candle_acc_trade_price", "double precision", "Nullable(Float64)"),
+        ("stream_type", "text", "LowCardinality(Nullable(String))"),  # as sent
+    ),
+    "footprint": (
+        ("link", "text", "Nullable(String)"),
+        ("method", "text", "LowCardinality(Nullable(String))"),  # as sent
+        ("footprint_time", "text", "Nullable(String)"),  # as sent
+        ("footprint_at", "timestamptz", "Nullable(DateTime64(6, 'UTC'))"),  # footprint_time in UTC
+    ),
+}

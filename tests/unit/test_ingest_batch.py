@@ -75,3 +75,31 @@ def test_batch_splits_valid_and_poison_and_keeps_bytes_as_received():
     assert dead.timestamps_ms == [None, 1_747_629_930_123]
     assert dead.reasons[0].startswith("not UTF-8") and "tombstone" in dead.reasons[1]
     assert "offsets 10..13" in batch.describe()
+
+
+def test_valid_messages_keep_their_decoded_fields_and_columns_follow_them():
+    batch = Batch("web-logs-topic", 1)
+    kind = KINDS["footprint"]
+    batch.add(message(10, GOOD), kind)
+    batch.add(message(11, b"not json"), kind)
+    batch.add(message(12, GOOD.replace(b'"GET"', b'"post"')), kind)
+    assert batch.raw.offsets == [10, 12] and batch.dead.offsets == [11]
+    instant = 1_747_629_930_123_000  # 2025-05-19T13:45:30.123+09:00
+    assert batch.raw.decoded == [
+        ("/posts/42?ref=home", "GET", "2025-05-19T13:45:30.123+09:00", instant),
+        ("/posts/42?ref=home", "post", "2025-05-19T13:45:30.123+09:00", instant),
+    ]
+    columns = batch.raw.decoded_columns(4)
+    assert columns == [
+        ["/posts/42?ref=home"] * 2,
+        ["GET", "post"],
+        ["2025-05-19T13:45:30.123+09:00"] * 2,
+        [instant] * 2,
+    ]
+    assert batch.raw.decoded_columns(4) is columns  # once per batch: both sinks use them
+    batch.add(message(13, GOOD), kind)
+    assert batch.raw.decoded_columns(4)[1] == ["GET", "post", "GET"]  # recomputed after an add
+
+
+def test_an_empty_batch_has_empty_decoded_columns():
+    assert Batch("market_candle", 0).raw.decoded_columns(3) == [[], [], []]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from psycopg import _copy_base
 from psycopg.adapt import Transformer
 from psycopg.pq import Format
@@ -104,3 +105,108 @@ def _rows_with_json_normalised(stream: bytes) -> list[list]:
             pos += length
             fields.append(json.loads(data[1:]) if data[:1] == b"\x01" and data[1:2] in (b"[", b"{") else data)
         rows.append(fields)
+
+
+# -- the decoded fields: typed, nullable columns after the message's own --------------
+
+DECODED_TYPES = [
+    "boolean",
+    "text",
+    "text",
+    "bigint",
+    "double precision",
+    "double precision",
+    "timestamptz",
+    "text",
+]
+# Per column, as the validators decode them; timestamptz as Unix microseconds.
+DECODED = [
+    [True, False, True, False],
+    ["candle", None, "CANDLE.1m", "caf\u00e9"],
+    ["BTC-USD", "BTC-USD", "\u20bf", ""],
+    [1_617_090_000, 0, -1, 10_413_791_999],
+    [45000.0, 0.30000000000000004, 5e-324, -0.0],
+    [1.7976931348623157e308, 1e-05, 3.0, 123456789012345680.0],
+    [1_747_629_930_123_456, 0, -62_135_596_800_000_000, 946_684_799_999_999],  # incl. year 1 and before 2000
+    ["realtime", "realtime", "snapshot", "realtime"],
+]
+
+
+def micros(us: int | None) -> datetime | None:
+    return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def psycopg_raw_rows(decoded: list[list]) -> bytes:
+    return psycopg_stream(
+        [
+            ("market_candle", 2, LOADED_AT, "manual__2026", True, o, k, v.decode(), millis(t), Jsonb(json.loads(h)),
+             *(micros(f) if pg_type == "timestamptz" else f for pg_type, f in zip(DECODED_TYPES, fields, strict=True)))
+            for o, k, v, t, h, *fields in zip(OFFSETS, KEYS, VALUES, TIMESTAMPS, HEADERS, *decoded, strict=True)
+        ],
+        [*TYPES[:4], "bool", *TYPES[4:], *("bool" if t == "boolean" else "float8" if t == "double precision"
+                                           else "int8" if t == "bigint" else t for t in DECODED_TYPES)],
+    )  # fmt: skip
+
+
+def encode_with_decoded(decoded: list[list]) -> bytes:
+    return pg_binary.encode_rows(
+        (*constants(), pg_binary.TRUE),
+        OFFSETS,
+        KEYS,
+        VALUES,
+        TIMESTAMPS,
+        HEADERS,
+        extra=pg_binary.encode_columns(DECODED_TYPES, decoded),
+    )
+
+
+def test_raw_rows_with_decoded_fields_match_psycopg():
+    # No NULL in the fixed-width columns: bigint, float8 and timestamptz are packed together.
+    assert _rows_with_json_normalised(encode_with_decoded(DECODED)) == _rows_with_json_normalised(
+        psycopg_raw_rows(DECODED)
+    )
+
+
+def test_nulls_in_any_decoded_column_match_psycopg():
+    for column in range(len(DECODED)):
+        for row in range(len(OFFSETS)):
+            decoded = [list(values) for values in DECODED]
+            decoded[column][row] = None
+            assert _rows_with_json_normalised(encode_with_decoded(decoded)) == _rows_with_json_normalised(
+                psycopg_raw_rows(decoded)
+            ), (column, row)
+
+
+def test_packed_fixed_width_fields_are_the_same_bytes_as_one_by_one():
+    types = ["bigint", "double precision", "double precision", "timestamptz"]
+    columns = [[1, -2], [0.5, 1e300], [-0.0, 2.0], [0, 1_747_629_930_123_456]]
+    packed = pg_binary.encode_columns(types, columns)
+    assert packed.fields == 4 and len(packed.columns) == 1
+    one_by_one = [pg_binary.COLUMN_ENCODERS[t](c) for t, c in zip(types, columns, strict=True)]
+    assert packed.columns[0] == [b"".join(fields) for fields in zip(*one_by_one, strict=True)]
+
+
+def test_scalar_encoders():
+    assert pg_binary.float8(None) == pg_binary.boolean(None) == pg_binary.int8(None) == pg_binary.NULL
+    assert pg_binary.timestamptz_micros(None) == pg_binary.NULL
+    assert pg_binary.float8(1.0) == b"\x00\x00\x00\x08" + b"\x3f\xf0" + b"\x00" * 6
+    assert pg_binary.boolean(True) == pg_binary.TRUE == b"\x00\x00\x00\x01\x01"
+    assert pg_binary.boolean(False) == b"\x00\x00\x00\x01\x00"
+    assert pg_binary.timestamptz_micros(946_684_800_000_000) == pg_binary.int8(
+        0
+    )  # 2000-01-01, PostgreSQL's epoch
+    assert pg_binary.timestamptz_micros(1_747_629_930_123_456) == pg_binary.timestamptz(
+        micros(1_747_629_930_123_456)
+    )
+
+
+def test_text_columns_with_few_or_many_values_encode_alike():
+    many = [f"/posts/{i}" for i in range(2000)] + [None, "caf\u00e9"]
+    few = ["GET", "POST", None] * 700
+    for values in (many, few):
+        assert pg_binary.COLUMN_ENCODERS["text"](values) == [pg_binary.text(v) for v in values]
+
+
+def test_encode_columns_wants_a_type_per_column():
+    with pytest.raises(ValueError, match="2 column types for 1 columns"):
+        pg_binary.encode_columns(["text", "text"], [["a"]])

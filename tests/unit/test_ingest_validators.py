@@ -9,6 +9,10 @@ import pytest
 
 from kafka_elt.ingest.validators import (
     KINDS,
+    decode_candle,
+    decode_footprint,
+    decode_value,
+    footprint_time_micros,
     parse_footprint_time,
     poison_reason,
     validate_candle,
@@ -221,3 +225,107 @@ def test_candle_prices_that_make_no_sense_are_dead_lettered_with_the_reason(chan
 def test_candle_bar_edges_are_valid():
     flat = candle(opening_price=1.0, high_price=1.0, low_price=1.0, trade_price=1.0)
     assert validate_candle(as_envelope(flat)) is None
+
+
+# -- decoding: the fields stored in the raw tables' typed columns ----------------------
+
+
+def test_decode_candle_returns_the_fields_as_parsed():
+    assert decode_candle(ENVELOPE) == (
+        None,
+        (
+            True,
+            "candle",
+            "BTC-USD",
+            1617090000,
+            45000.0,
+            46000.0,
+            44000.0,
+            45500.0,
+            1234.5,
+            56000000.0,
+            "realtime",
+        ),
+    )
+    bare = json.dumps(
+        candle(
+            opening_price=0.1,
+            high_price=0.30000000000000004,
+            low_price=1e-05,
+            trade_price=0.2,
+            type="CANDLE.1m",
+        )
+    )
+    reason, fields = decode_candle(bare)
+    assert reason is None and fields
+    assert fields[:2] == (False, "CANDLE.1m")  # as sent: dbt lower-cases it
+    assert fields[4:7] == (0.1, 0.30000000000000004, 1e-05)  # exactly the doubles the text denotes
+    assert decode_candle('{"code": "X", "timestamp": 1, "opening_price": 3}') == (
+        "candle (bare payload): prices incomplete: high_price, low_price, trade_price missing while the "
+        "others are set (all four or none)",
+        (),
+    )
+    unpriced = decode_candle(
+        '{"schema": null, "payload": {"code": "X", "timestamp": 1, "stream_type": null}}'
+    )
+    assert unpriced == (None, (True, None, "X", 1, None, None, None, None, None, None, None))
+
+
+def test_decoders_refuse_exactly_what_the_validators_refuse():
+    for text in [ENVELOPE, as_envelope(candle(code=...)), "[1]", "", json.dumps(candle(high_price=1.0))]:
+        reason, fields = decode_candle(text)
+        assert reason == validate_candle(text) == KINDS["market_candle"](text)
+        assert (fields == ()) == (reason is not None)
+    for time_text in ["2025-05-19T13:45:30Z", "2025-05-19T13:45:30", "2025-02-30T13:45:30Z"]:
+        text = json.dumps({"link": "/", "method": "GET", "footprint_time": time_text})
+        reason, fields = decode_footprint(text)
+        assert reason == validate_footprint(text) == KINDS["footprint"](text)
+        assert (fields == ()) == (reason is not None)
+
+
+def test_decode_footprint_returns_the_instant_in_unix_microseconds():
+    assert decode_footprint(FOOTPRINT) == (
+        None,
+        ("/posts/42?ref=home", "GET", "2025-05-19T13:45:30.123+09:00", 1_747_629_930_123_000),
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "date", ["0001-01-01", "1899-12-31", "1970-01-01", "2000-02-29", "2025-05-19", "9999-12-31"]
+)
+@pytest.mark.parametrize("fraction", ["", ".5", ".123", ".123456", ".1234567", ".999999999"])
+@pytest.mark.parametrize(
+    "offset", ["Z", "+00:00", "-00:00", "+05:45", "-03:30", "+14:00", "+15:59", "+16:00", "-23:59"]
+)
+def test_footprint_time_micros_is_the_parsed_instant(date, fraction, offset):
+    """The decoder's integer path agrees with parse_footprint_time on every form the
+    validator accepts (offsets beyond PostgreSQL's +-15:59 included: they are valid
+    RFC 3339, and the typed column holds the right instant)."""
+    for clock in ("00:00:00", "23:59:59"):
+        text = f"{date}T{clock}{fraction}{offset}"
+        assert footprint_time_micros(text) == (parse_footprint_time(text) - _EPOCH) // timedelta(
+            microseconds=1
+        )
+
+
+def test_footprint_time_micros_refuses_like_parse_footprint_time():
+    for text in ["2025-05-19T13:45:30", "2025-02-30T13:45:30Z", "2025-05-19T24:00:00Z", "yesterday"]:
+        with pytest.raises(ValueError) as expected:
+            parse_footprint_time(text)
+        with pytest.raises(ValueError) as got:
+            footprint_time_micros(text)
+        assert str(got.value) == str(expected.value)
+
+
+def test_decode_value_checks_bytes_then_decodes():
+    kind = KINDS["footprint"]
+    assert decode_value(FOOTPRINT.encode(), kind.decode) == decode_footprint(FOOTPRINT)
+    assert decode_value(None, kind.decode) == ("null value (tombstone): nothing to load", ())
+    reason, fields = decode_value(b"\xff", kind.decode)
+    assert reason is not None and reason.startswith("not UTF-8") and fields == ()
+    assert decode_value(b'{"link": "a\\u0000"}', kind.decode)[0] == poison_reason(
+        b'{"link": "a\\u0000"}', kind
+    )

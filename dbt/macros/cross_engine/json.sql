@@ -7,44 +7,71 @@
     not_null tests report it) instead of one engine failing and the other inventing 0.
 -#}
 
-{#- The body of a CTE: every column of `relation` plus
-      is_connect_envelope  whether the value was a Kafka Connect envelope,
-      payload              the record itself (jsonb on PostgreSQL, JSON text on ClickHouse).
-    PostgreSQL parses each value once: a LATERAL subquery with OFFSET 0 keeps the
+{#- The body of a CTE: every column of `relation` plus the JSON decoding of its rows
+    that the drain did not decode at load time (`decoded_column` false: loaded before the
+    raw tables had typed columns, see settings.KIND_COLUMNS):
+      json_is_connect_envelope  whether the value was a Kafka Connect envelope,
+      json_payload              the record itself (jsonb on PostgreSQL, JSON text on
+                                ClickHouse);
+    NULL (PostgreSQL) or empty (ClickHouse: the JSON functions then read '', which costs
+    next to nothing) for the other rows, whose value is never parsed. Use the typed
+    columns for those rows: decoded_or_json().
+    PostgreSQL parses each such value once: a LATERAL subquery with OFFSET 0 keeps the
     planner from inlining the jsonb cast into every expression that uses it (which would
     re-parse the text dozens of times per row), while filters on the relation's columns
-    (the incremental ingested_at window) still reach the table scan. ClickHouse parses
-    JSON text fast enough in place. -#}
-{% macro select_connect_payload(relation, value_column) -%}
-    {{ return(adapter.dispatch('select_connect_payload', 'kafka_elt')(relation, value_column)) }}
+    (the incremental ingested_at window) still reach the table scan. Its WHERE on the
+    outer row is a one-time filter: for a decoded row the subquery stops before the cast
+    (measured over 1M decoded rows: as cheap as reading the typed columns alone, 20 %
+    cheaper than a CASE around the cast). ClickHouse parses JSON text fast enough in
+    place, from a copy of the value that is empty for decoded rows. -#}
+{% macro select_json_fallback(relation, value_column, decoded_column) -%}
+    {{ return(adapter.dispatch('select_json_fallback', 'kafka_elt')(relation, value_column, decoded_column)) }}
 {%- endmacro %}
 
-{% macro postgres__select_connect_payload(relation, value_column) -%}
+{% macro postgres__select_json_fallback(relation, value_column, decoded_column) -%}
     select
         {{ relation }}.*,
-        parsed.is_connect_envelope,
-        parsed.payload
+        json_fallback.json_is_connect_envelope,
+        json_fallback.json_payload
 
     from {{ relation }}
-    cross join lateral (
+    left join lateral (
         select
-            {{ kafka_elt.is_connect_envelope('message_json.message') }} as is_connect_envelope,
-            {{ kafka_elt.connect_payload('message_json.message') }} as payload
+            {{ kafka_elt.is_connect_envelope('message_json.message') }} as json_is_connect_envelope,
+            {{ kafka_elt.connect_payload('message_json.message') }} as json_payload
         from (
             select cast({{ relation }}.{{ value_column }} as jsonb) as message
+            where {{ relation }}.{{ decoded_column }} is not true
             limit all offset 0
         ) as message_json
         limit all offset 0
-    ) as parsed
+    ) as json_fallback on true
 {%- endmacro %}
 
-{% macro clickhouse__select_connect_payload(relation, value_column) -%}
+{% macro clickhouse__select_json_fallback(relation, value_column, decoded_column) -%}
     select
         *,
-        {{ kafka_elt.is_connect_envelope(value_column) }} as is_connect_envelope,
-        {{ kafka_elt.connect_payload(value_column) }} as payload
+        {{ kafka_elt.is_connect_envelope('json_source') }} as json_is_connect_envelope,
+        {{ kafka_elt.connect_payload('json_source') }} as json_payload
 
-    from {{ relation }}
+    from (
+        select
+            *,
+            if({{ decoded_column }}, '', {{ value_column }}) as json_source
+        from {{ relation }}
+    )
+{%- endmacro %}
+
+
+{#- A field of the message: the typed column the drain filled at load time or, for a row
+    loaded before it existed, the same field decoded from the JSON (`json_expr` reads
+    select_json_fallback's json_payload). A coalesce, not a CASE on the flag: the typed
+    columns are NULL in old rows, and select_json_fallback's JSON is NULL or empty in
+    decoded rows (so every extraction from it is NULL). ClickHouse evaluates CASE / if
+    branches lazily, row subset by row subset, and then parses the shared JSON payload
+    again for every field: measured, 6x the CPU of today's decoding on old rows. -#}
+{% macro decoded_or_json(decoded_expr, json_expr) -%}
+    coalesce({{ decoded_expr }}, {{ json_expr }})
 {%- endmacro %}
 
 

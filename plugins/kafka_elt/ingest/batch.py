@@ -3,19 +3,23 @@
 Columns rather than row objects: ClickHouse takes them as they are (a columnar insert),
 PostgreSQL's COPY zips them into rows, and nothing per message is allocated twice.
 Constant columns (topic, partition, load time, DAG run) are not repeated per message;
-each sink adds them.
+each sink adds them. A valid message's decoded fields (the validator's tuple, see
+``validators.Kind``) are kept as that one tuple per message, and turned into columns
+once per batch (``RawColumns.decoded_columns``): one append per message in the hot loop
+instead of one per field.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from kafka_elt.ingest.errors import KafkaReadError
-from kafka_elt.ingest.validators import poison_reason
+from kafka_elt.ingest.validators import Kind, Row, decode_value
 
 # confluent_kafka.TIMESTAMP_NOT_AVAILABLE and KafkaError._PARTITION_EOF, without
 # importing confluent_kafka at module level.
@@ -61,9 +65,20 @@ class RawColumns:
     values: list[bytes] = field(default_factory=list)  # as received: checked to be UTF-8 JSON
     timestamps_ms: list[int | None] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
+    decoded: list[Row] = field(default_factory=list)  # per message, its kind's decoded fields
+    _columns: tuple[int, list[list]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.offsets)
+
+    def decoded_columns(self, n_fields: int) -> list[list]:
+        """The decoded fields as ``n_fields`` columns; both sinks use them, so they are
+        transposed once per batch (again only if messages were added since)."""
+        if self._columns is None or self._columns[0] != len(self.decoded):
+            # Not zip(*decoded): an iterator per message would keep the garbage collector busy.
+            rows = self.decoded
+            self._columns = (len(rows), [list(map(itemgetter(i), rows)) for i in range(n_fields)])
+        return self._columns[1]
 
 
 @dataclass
@@ -100,14 +115,13 @@ class Batch:
         """The offset to commit once this batch is stored: the next one to read."""
         return self.last_offset + 1
 
-    def add(self, message: Any, validate: Callable[[str], str | None]) -> None:
+    def add(self, message: Any, kind: Kind) -> None:
         """Add one confluent_kafka Message (already checked for ``error()``)."""
-        self.extend([message], validate, end_offset=None)
+        self.extend([message], kind, end_offset=None)
 
-    def extend(
-        self, messages: list, validate: Callable[[str], str | None], end_offset: int | None
-    ) -> tuple[int, bool, bool]:
-        """Add consecutive messages of this partition, as ``consume()`` returned them.
+    def extend(self, messages: list, kind: Kind, end_offset: int | None) -> tuple[int, bool, bool]:
+        """Add consecutive messages of this partition, as ``consume()`` returned them,
+        each validated and decoded by ``kind`` (``validators.KINDS[spec.kind]``).
 
         Stops before the first message at or past ``end_offset``. Returns (messages
         added, whether an end-of-partition event was seen, whether a message at or past
@@ -115,9 +129,13 @@ class Batch:
         end-of-partition raises KafkaReadError. This is the per-message hot loop of the
         whole ingestion, hence the local names instead of attribute lookups.
         """
-        raw, dead = self.raw, self.dead
+        raw, dead, decode = self.raw, self.dead, kind.decode
         raw_offsets, raw_keys, raw_values = raw.offsets.append, raw.keys.append, raw.values.append
-        raw_timestamps, raw_headers = raw.timestamps_ms.append, raw.headers.append
+        raw_timestamps, raw_headers, raw_decoded = (
+            raw.timestamps_ms.append,
+            raw.headers.append,
+            raw.decoded.append,
+        )
         added, eof, past_end = 0, False, False
         for message in messages:
             if message.error() is not None:
@@ -137,7 +155,7 @@ class Batch:
                 past_end = True
                 break
             value = message.value()
-            reason = poison_reason(value, validate)
+            reason, fields = decode_value(value, decode)
             ts_type, ts = message.timestamp()
             timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
             headers = message.headers()
@@ -148,6 +166,7 @@ class Batch:
                 raw_values(value)
                 raw_timestamps(timestamp)
                 raw_headers(headers_json)
+                raw_decoded(fields)
             else:
                 dead.offsets.append(offset)
                 dead.keys.append(message.key())

@@ -6,6 +6,9 @@ stored (a range scan on the sorting key) and leaves them out, so counts stay exa
 without ``FINAL``; and the tables are ReplacingMergeTree ordered by
 (topic, partition, offset), which collapses any duplicate that still gets in (two
 writers racing on one partition) when parts merge.
+
+Raw rows carry the fields the validator decoded (settings.KIND_COLUMNS of the topic's
+kind) and decoded_at_load = true; dead letters have no such columns.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from datetime import UTC, datetime, timedelta
 
 from kafka_elt.ingest.batch import Batch, SinkResult
 from kafka_elt.ingest.registry import TopicSpec
-from kafka_elt.settings import DEAD_LETTER_COLUMNS, RAW_COLUMNS
+from kafka_elt.settings import DEAD_LETTER_COLUMNS, DECODED_AT_LOAD, KIND_COLUMNS, RAW_COLUMNS
 
-# Column order of the columnar insert: the tables' own (settings.RAW_COLUMNS).
+# Column order of the columnar insert: the tables' own (settings.RAW_COLUMNS), then for
+# raw tables decoded_at_load and the kind's decoded fields (settings.KIND_COLUMNS).
 _COLUMNS = RAW_COLUMNS
 _DEAD_COLUMNS = DEAD_LETTER_COLUMNS
+
+
+def raw_insert_columns(kind: str) -> tuple[str, ...]:
+    return (*_COLUMNS, DECODED_AT_LOAD, *(name for name, _, _ in KIND_COLUMNS[kind]))
+
 
 _STORED_OFFSETS = """
 select kafka_offset from {table}
@@ -45,9 +54,10 @@ class ClickHouseSink:
         self.spec = spec
         self.raw_table = spec.qualified_table
         self.dead_table = spec.qualified_dead_letter_table
+        self._n_decoded = len(KIND_COLUMNS[spec.kind])
         # Created once: spares a DESCRIBE TABLE round trip per batch.
         self._raw_ctx = client.create_insert_context(
-            self.raw_table, column_names=list(_COLUMNS), column_oriented=True
+            self.raw_table, column_names=list(raw_insert_columns(spec.kind)), column_oriented=True
         )
         self._dead_ctx = client.create_insert_context(
             self.dead_table, column_names=list(_DEAD_COLUMNS), column_oriented=True
@@ -66,20 +76,41 @@ class ClickHouseSink:
         return {row[0] for row in result.result_rows}
 
     @staticmethod
-    def _keep(columns: list[list], offsets: list[int], stored: set[int]) -> list[list]:
+    def _keep(columns: list, offsets: list[int], stored: set[int]) -> list[list]:
         keep = [i for i, offset in enumerate(offsets) if offset not in stored]
         return [[column[i] for i in keep] for column in columns]
 
     def _insert_new(
-        self, ctx, table: str, batch: Batch, columns: list[list], loaded_at, dag_run_id: str
+        self,
+        ctx,
+        table: str,
+        batch: Batch,
+        columns: list,
+        loaded_at,
+        dag_run_id: str,
+        decoded: list | None = None,
     ) -> int:
-        """Insert the rows (``columns[0]`` holds their offsets) that ``table`` does not hold yet."""
-        stored = self._stored(table, batch, columns[0])
+        """Insert the rows (``columns[0]`` holds their offsets) that ``table`` does not hold yet.
+
+        ``columns``: the per-message columns between kafka_partition and ingested_at;
+        ``decoded`` (raw tables): the decoded fields' columns, after decoded_at_load.
+        """
+        offsets = columns[0]
+        stored = self._stored(table, batch, offsets)
         if stored:
-            columns = self._keep(columns, columns[0], stored)
+            columns = self._keep(columns, offsets, stored)
+            decoded = None if decoded is None else self._keep(decoded, offsets, stored)
         n = len(columns[0])
         if n:
-            ctx.data = [[batch.topic] * n, [batch.partition] * n, *columns, [loaded_at] * n, [dag_run_id] * n]
+            tail = [] if decoded is None else [[True] * n, *decoded]
+            ctx.data = [
+                [batch.topic] * n,
+                [batch.partition] * n,
+                *columns,
+                [loaded_at] * n,
+                [dag_run_id] * n,
+                *tail,
+            ]
             self.client.insert(context=ctx)
         return n
 
@@ -90,8 +121,9 @@ class ClickHouseSink:
         raw_inserted = dead_inserted = 0
         if len(raw):
             columns: list[list] = [raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers]
+            decoded = raw.decoded_columns(self._n_decoded)
             raw_inserted = self._insert_new(
-                self._raw_ctx, self.raw_table, batch, columns, loaded_at, dag_run_id
+                self._raw_ctx, self.raw_table, batch, columns, loaded_at, dag_run_id, decoded
             )
         if len(dead):
             columns = [dead.offsets, dead.keys, dead.values, dead.timestamps_ms, dead.headers, dead.reasons]

@@ -2,12 +2,19 @@
 
 Idempotent (``if not exists`` everywhere), so every DAG run applies it before it
 drains: a new topic in the registry gets its tables on its first run, with no separate
-setup step to forget.
+setup step to forget. Columns added since a table was first created (the decoded
+columns of ``raw_decoded_<kind>.sql``) come as ``alter table ... add column if not
+exists``; such a statement is skipped when its table already has every column it adds,
+because both engines do work for it even then (PostgreSQL takes the table's exclusive
+lock, which would queue behind a long dbt read and hold up the loaders behind it;
+ClickHouse rewrites the table's metadata).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -18,6 +25,8 @@ from kafka_elt.settings import SQL_DIR
 log = logging.getLogger(__name__)
 
 _FILES = ("raw_schema.sql", "raw_topic_table.sql")
+# Per message kind: the columns its validator decodes (settings.KIND_COLUMNS).
+_KIND_FILE = "raw_decoded_{kind}.sql"
 
 # Several ingestion DAGs start at once on the same schedule; concurrent `create ... if
 # not exists` of one object can still collide in PostgreSQL's catalog (unique violation
@@ -43,7 +52,7 @@ def render(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:
     """The DDL of one engine for one topic: (file name, SQL) in the order to apply."""
     params = {"schema": spec.raw_schema, "table": spec.table, "dead_letter_table": spec.dead_letter_table}
     rendered = []
-    for name in _FILES:
+    for name in (*_FILES, _KIND_FILE.format(kind=spec.kind)):
         path: Path = SQL_DIR / engine / name
         rendered.append((f"{engine}/{name}", SqlTemplate(path.read_text()).substitute(params)))
     return rendered
@@ -52,8 +61,8 @@ def render(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:
 def split_statements(sql: str) -> list[str]:
     """Split a script on ``;`` outside quotes, dropping ``--`` comments.
 
-    ClickHouse's HTTP interface takes one statement per request. (PostgreSQL gets the
-    script whole: its DO block holds semicolons inside a dollar-quoted body.)
+    ClickHouse's HTTP interface takes one statement per request. (PostgreSQL gets a
+    script with a DO block whole: it holds semicolons inside a dollar-quoted body.)
     """
     statements: list[str] = []
     current: list[str] = []
@@ -82,13 +91,52 @@ def split_statements(sql: str) -> list[str]:
     return [s for s in statements if s]
 
 
+_ADD_COLUMNS = re.compile(r"\s*alter\s+table\s+\S+\s+add\s+column\s+if\s+not\s+exists\s", re.I)
+_ADDED_COLUMN = re.compile(r"\badd\s+column\s+if\s+not\s+exists\s+(\w+)", re.I)
+
+
+def added_columns(statement: str) -> list[str]:
+    """The columns an ``alter table <t> add column if not exists ...`` statement adds, in
+    order; [] for any other statement. (Only for statements made of such clauses alone,
+    as in include/sql: this decides that the statement has nothing left to do.)"""
+    if not _ADD_COLUMNS.match(statement):
+        return []
+    return _ADDED_COLUMN.findall(statement)
+
+
+def needed(statement: str, existing_columns: Callable[[], set[str]]) -> bool:
+    """False for an add-column statement whose columns all exist (``existing_columns``
+    is asked only for such statements)."""
+    columns = added_columns(statement)
+    return not columns or not set(columns) <= existing_columns()
+
+
+_PG_COLUMNS = """
+select attname from pg_attribute
+where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+"""
+_CH_COLUMNS = "select name from system.columns where database = {database:String} and table = {table:String}"
+
+
+def _postgres_statements(script: str) -> list[str]:
+    # A dollar-quoted body holds semicolons: such a script runs whole.
+    return [script] if "$$" in script else split_statements(script)
+
+
 def apply_postgres(conn, spec: TopicSpec) -> None:
     """Apply the PostgreSQL DDL in one transaction (psycopg 3 connection)."""
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(_PG_DDL_LOCK)
-            for _name, sql in render("postgres", spec):
-                cur.execute(sql)
+
+            def existing_columns() -> set[str]:
+                cur.execute(_PG_COLUMNS, (f"{spec.raw_schema}.{spec.table}",))
+                return {row[0] for row in cur.fetchall()}
+
+            for _name, script in render("postgres", spec):
+                for statement in _postgres_statements(script):
+                    if needed(statement, existing_columns):
+                        cur.execute(statement)
     except Exception as exc:
         raise DdlError(
             f"PostgreSQL: creating the raw tables {spec.qualified_table} and "
@@ -100,10 +148,20 @@ def apply_postgres(conn, spec: TopicSpec) -> None:
 
 def apply_clickhouse(client, spec: TopicSpec) -> None:
     """Apply the ClickHouse DDL statement by statement (clickhouse_connect client)."""
+
+    known: list[set[str]] = []  # asked once: one column per ALTER, each in one statement
+
+    def existing_columns() -> set[str]:
+        if not known:
+            result = client.query(_CH_COLUMNS, parameters={"database": spec.raw_schema, "table": spec.table})
+            known.append({row[0] for row in result.result_rows})
+        return known[0]
+
     for name, script in render("clickhouse", spec):
         for statement in split_statements(script):
             try:
-                client.command(statement)
+                if needed(statement, existing_columns):
+                    client.command(statement)
             except Exception as exc:
                 raise DdlError(
                     f"ClickHouse: {name} for topic {spec.topic!r} (table {spec.qualified_table}) "

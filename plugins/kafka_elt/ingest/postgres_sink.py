@@ -12,6 +12,10 @@ of the same partition, and the primary key would refuse a duplicate regardless.
 
 The transaction is left open on purpose: the drain commits it only after ClickHouse
 also holds the batch, so a ClickHouse failure leaves PostgreSQL untouched.
+
+Raw rows carry the fields the validator decoded (settings.KIND_COLUMNS of the topic's
+kind, encoded by pg_binary.encode_columns) and decoded_at_load = true; dead letters
+have no such columns.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from psycopg import sql
 from kafka_elt.ingest import pg_binary
 from kafka_elt.ingest.batch import Batch, SinkResult
 from kafka_elt.ingest.registry import TopicSpec
+from kafka_elt.settings import DECODED_AT_LOAD, KIND_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,13 @@ _COLUMNS = (
 _DEAD_COLUMNS = (*_COLUMNS, "error_reason")
 # The tables' columns (settings.RAW_COLUMNS) in the order the encoder writes them;
 # tests/unit/test_settings.py checks that the two sets stay equal.
+
+
+def raw_copy_columns(kind: str) -> tuple[str, ...]:
+    """A raw table's COPY column order: the constants with decoded_at_load, the message's
+    own columns, then its kind's decoded fields (settings.KIND_COLUMNS)."""
+    return (*_COLUMNS[:4], DECODED_AT_LOAD, *_COLUMNS[4:], *(name for name, _, _ in KIND_COLUMNS[kind]))
+
 
 _ANY_STORED = """
 select exists (
@@ -82,12 +94,14 @@ class PostgresSink:
                     )
                 )
         conn.commit()
+        self._decoded_types = tuple(pg_type for _, pg_type, _ in KIND_COLUMNS[spec.kind])
+        raw_columns = _identifiers(raw_copy_columns(spec.kind))
         copy = "copy {} ({}) from stdin (format binary)"
-        self._copy_raw = sql.SQL(copy).format(raw, _identifiers(_COLUMNS))
-        self._copy_stage_raw = sql.SQL(copy).format(stage_raw, _identifiers(_COLUMNS))
+        self._copy_raw = sql.SQL(copy).format(raw, raw_columns)
+        self._copy_stage_raw = sql.SQL(copy).format(stage_raw, raw_columns)
         self._copy_stage_dead = sql.SQL(copy).format(stage_dead, _identifiers(_DEAD_COLUMNS))
         upsert = "insert into {target} ({columns}) select {columns} from {stage} on conflict do nothing"
-        self._insert_raw = sql.SQL(upsert).format(target=raw, stage=stage_raw, columns=_identifiers(_COLUMNS))
+        self._insert_raw = sql.SQL(upsert).format(target=raw, stage=stage_raw, columns=raw_columns)
         self._insert_dead = sql.SQL(upsert).format(
             target=dead, stage=stage_dead, columns=_identifiers(_DEAD_COLUMNS)
         )
@@ -111,8 +125,15 @@ class PostgresSink:
         with self.conn.cursor() as cur:
             cur.execute(_LOCK, (self.spec.qualified_table, batch.partition))
             if len(raw):
+                decoded = raw.decoded_columns(len(self._decoded_types))
                 data = pg_binary.encode_rows(
-                    constants, raw.offsets, raw.keys, raw.values, raw.timestamps_ms, raw.headers
+                    (*constants, pg_binary.TRUE),  # decoded_at_load
+                    raw.offsets,
+                    raw.keys,
+                    raw.values,
+                    raw.timestamps_ms,
+                    raw.headers,
+                    extra=pg_binary.encode_columns(self._decoded_types, decoded),
                 )
                 cur.execute(self._any_stored, (batch.topic, batch.partition, raw.offsets[0], raw.offsets[-1]))
                 if cur.fetchone()[0]:

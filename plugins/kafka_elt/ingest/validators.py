@@ -1,12 +1,17 @@
-"""Message validators, one per message kind named in the topic registry.
+"""Message validators and decoders, one per message kind named in the topic registry.
 
-The raw layer stores the value exactly as received; validation only decides whether a
-message goes to its raw table or to the dead-letter table. It must therefore accept
-exactly what the dbt staging models can decode in both databases, and reject the rest
-with a reason an operator can act on.
+The raw layer stores the value exactly as received and, beside it, the business fields
+the validator decoded on the way (``settings.KIND_COLUMNS``), so that dbt reads typed
+columns instead of parsing the JSON of every row on every read. Validation decides
+whether a message goes to its raw table or to the dead-letter table. It must accept
+exactly what the dbt staging models can decode in both databases (rows loaded before the
+typed columns existed are still decoded from the JSON there), and reject the rest with a
+reason an operator can act on.
 
 msgspec validates JSON against typed structs in C: about 2 us per candle envelope
 against 12 us for ``json.loads`` alone, which is most of the per-message CPU budget.
+The structs hold only strings and numbers (no reference cycles), so they are not tracked
+by the garbage collector (``gc=False``): one container fewer per message for it to scan.
 It also rejects what ``json.loads`` would let through but neither database can store as
 JSON: ``NaN``/``Infinity`` literals, and a UTF-8 BOM.
 """
@@ -15,10 +20,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+
+from kafka_elt.settings import KIND_COLUMNS
+
+# One message's decoded fields, in settings.KIND_COLUMNS order, and what a decoder returns:
+# (None, the fields) for a message to load, (why not, ()) for a dead letter.
+Row = tuple[Any, ...]
+Decoded = tuple[str | None, Row]
 
 # Latest instant both engines can hold (ClickHouse DateTime64 ends in 2299). A larger
 # epoch is almost always milliseconds sent where seconds were expected.
@@ -30,7 +43,7 @@ _Method = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[!
 _EpochSeconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_SECONDS)]
 
 
-class CandlePayload(msgspec.Struct):
+class CandlePayload(msgspec.Struct, gc=False):
     """Fields of a market candle (the Connect payload, or the whole bare message).
 
     ``code`` and ``timestamp`` form the business key and are required; the others may
@@ -49,13 +62,13 @@ class CandlePayload(msgspec.Struct):
     stream_type: str | None = None
 
 
-class _EnvelopeProbe(msgspec.Struct):
+class _EnvelopeProbe(msgspec.Struct, gc=False):
     # Raw: checked to be well-formed JSON but not materialised, so the probe is cheap.
     schema: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     payload: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
-class Footprint(msgspec.Struct):
+class Footprint(msgspec.Struct, gc=False):
     """One page visit as published by the web middleware."""
 
     link: _Text
@@ -76,6 +89,12 @@ FOOTPRINT_TIME = re.compile(
 )
 
 
+def _not_iso_8601(text: str) -> str:
+    return (
+        f"footprint_time {text!r} is not ISO 8601 with an offset (YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM))"
+    )
+
+
 def parse_footprint_time(text: str) -> datetime:
     """Parse a footprint_time to an aware datetime, or raise ValueError with the reason.
 
@@ -84,10 +103,7 @@ def parse_footprint_time(text: str) -> datetime:
     """
     match = FOOTPRINT_TIME.match(text)
     if not match:
-        raise ValueError(
-            f"footprint_time {text!r} is not ISO 8601 with an offset "
-            "(YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM))"
-        )
+        raise ValueError(_not_iso_8601(text))
     base, fraction, offset = match.groups()
     fraction = (fraction or "")[:7]  # "." and at most 6 digits: Python's resolution
     try:
@@ -96,36 +112,92 @@ def parse_footprint_time(text: str) -> datetime:
         raise ValueError(f"footprint_time {text!r} is not a valid date and time: {exc}") from exc
 
 
-def validate_candle(text: str) -> str | None:
-    """None when the text is a valid candle (Connect envelope or bare payload), else why not."""
+_UNIX_EPOCH_LOCAL = datetime(1970, 1, 1)
+# Offset text -> microseconds east of UTC; the pattern allows at most 2 * 24 * 60 of them.
+_OFFSET_MICROS: dict[str, int] = {"Z": 0}
+
+
+def _offset_micros(offset: str) -> int:
+    micros = _OFFSET_MICROS.get(offset)
+    if micros is None:
+        sign = 1 if offset[0] == "+" else -1
+        micros = _OFFSET_MICROS[offset] = sign * (int(offset[1:3]) * 60 + int(offset[4:6])) * 60_000_000
+    return micros
+
+
+def footprint_time_micros(text: str) -> int:
+    """parse_footprint_time's instant as microseconds since the Unix epoch, or ValueError
+    with the same reason. The decoder's path: local time minus offset in integers costs
+    a third of subtracting aware datetimes (measured: 1.3 against 1.6 us with parsing)."""
+    match = FOOTPRINT_TIME.match(text)
+    if not match:
+        raise ValueError(_not_iso_8601(text))
+    base, fraction, offset = match.groups()
+    try:
+        local = datetime.fromisoformat(base + fraction[:7] if fraction else base)
+    except ValueError as exc:
+        raise ValueError(f"footprint_time {text!r} is not a valid date and time: {exc}") from exc
+    elapsed = local - _UNIX_EPOCH_LOCAL
+    return (
+        elapsed.days * 86_400_000_000
+        + elapsed.seconds * 1_000_000
+        + elapsed.microseconds
+        - _offset_micros(offset)
+    )
+
+
+def decode_candle(text: str) -> Decoded:
+    """A candle (Connect envelope or bare payload) and its fields, or why it is refused.
+
+    The fields are settings.KIND_COLUMNS["market_candle"]: whether it came in a Connect
+    envelope, then the payload's fields as msgspec decoded them (floats exactly as parsed).
+    """
     try:
         probe = _PROBE.decode(text)
     except msgspec.ValidationError as exc:
-        return f"candle: not a JSON object ({exc})"
+        return f"candle: not a JSON object ({exc})", ()
     except msgspec.DecodeError as exc:
-        return f"not valid JSON: {exc}"
+        return f"not valid JSON: {exc}", ()
     # Kafka Connect's JsonConverter (schemas.enable=true) writes exactly these two keys;
     # anything else is a bare payload, as with schemas.enable=false.
+    record: msgspec.Raw | str = text
+    is_envelope = False
     if probe.schema is not msgspec.UNSET and probe.payload is not msgspec.UNSET:
-        try:
-            candle = _CANDLE.decode(probe.payload)
-        except msgspec.ValidationError as exc:
-            # Paths in the error are relative to the payload; make them absolute.
-            problem = str(exc)
-            problem = (
-                problem.replace("`$", "`$.payload")
-                if " - at `$" in problem
-                else f"{problem} - at `$.payload`"
-            )
-            return f"candle (Connect envelope): {problem}"
-        bad_prices = price_problem(candle)
-        return f"candle (Connect envelope): {bad_prices} - at `$.payload`" if bad_prices else None
+        record, is_envelope = probe.payload, True
     try:
-        candle = _CANDLE.decode(text)
+        candle = _CANDLE.decode(record)
     except msgspec.ValidationError as exc:
-        return f"candle (bare payload): {exc}"
+        if not is_envelope:
+            return f"candle (bare payload): {exc}", ()
+        # Paths in the error are relative to the payload; make them absolute.
+        problem = str(exc)
+        problem = (
+            problem.replace("`$", "`$.payload") if " - at `$" in problem else f"{problem} - at `$.payload`"
+        )
+        return f"candle (Connect envelope): {problem}", ()
     bad_prices = price_problem(candle)
-    return f"candle (bare payload): {bad_prices}" if bad_prices else None
+    if bad_prices:
+        if is_envelope:
+            return f"candle (Connect envelope): {bad_prices} - at `$.payload`", ()
+        return f"candle (bare payload): {bad_prices}", ()
+    return None, (
+        is_envelope,
+        candle.type,
+        candle.code,
+        candle.timestamp,
+        candle.opening_price,
+        candle.high_price,
+        candle.low_price,
+        candle.trade_price,
+        candle.candle_acc_trade_volume,
+        candle.candle_acc_trade_price,
+        candle.stream_type,
+    )
+
+
+def validate_candle(text: str) -> str | None:
+    """None when the text is a valid candle (Connect envelope or bare payload), else why not."""
+    return decode_candle(text)[0]
 
 
 _PRICES = ("opening_price", "high_price", "low_price", "trade_price")
@@ -137,58 +209,91 @@ def price_problem(candle: CandlePayload) -> str | None:
     A candle carries all four prices or none (a bare key announcing the minute), and
     they must form a bar: low <= open, close <= high. The marts' OHLC test is an error,
     not a warning, because this check keeps every candle that could trip it out of the
-    raw table (it goes to the dead letters with this reason instead).
+    raw table (it goes to the dead letters with this reason instead). Runs for every
+    candle, hence plain comparisons (a dict of the four cost 2 us a message).
     """
-    prices = {name: getattr(candle, name) for name in _PRICES}
-    missing = [name for name, value in prices.items() if value is None]
-    if missing and len(missing) < len(_PRICES):
+    open_, high, low, close = candle.opening_price, candle.high_price, candle.low_price, candle.trade_price
+    if open_ is None or high is None or low is None or close is None:
+        missing = [
+            name for name, value in zip(_PRICES, (open_, high, low, close), strict=True) if value is None
+        ]
+        if len(missing) == len(_PRICES):
+            return None
         return f"prices incomplete: {', '.join(missing)} missing while the others are set (all four or none)"
-    if missing:
+    if low <= open_ <= high and low <= close <= high:
         return None
-    open_, high, low, close = (prices[name] for name in _PRICES)
-    if not low <= min(open_, close) <= max(open_, close) <= high:
-        return (
-            f"prices are not a bar: low_price {low} <= opening_price {open_}, trade_price {close} "
-            f"<= high_price {high} does not hold"
-        )
-    return None
+    return (
+        f"prices are not a bar: low_price {low} <= opening_price {open_}, trade_price {close} "
+        f"<= high_price {high} does not hold"
+    )
+
+
+def decode_footprint(text: str) -> Decoded:
+    """A page-visit event and its fields (settings.KIND_COLUMNS["footprint"]), or why it is
+    refused. footprint_at is footprint_time's instant as integer microseconds since the
+    Unix epoch (footprint_time_micros), the unit both databases' encoders take."""
+    try:
+        event = _FOOTPRINT.decode(text)
+    except msgspec.ValidationError as exc:
+        return f"footprint: {exc}", ()
+    except msgspec.DecodeError as exc:
+        return f"not valid JSON: {exc}", ()
+    try:
+        footprint_at = footprint_time_micros(event.footprint_time)
+    except ValueError as exc:
+        return f"footprint: {exc}", ()
+    return None, (event.link, event.method, event.footprint_time, footprint_at)
 
 
 def validate_footprint(text: str) -> str | None:
     """None when the text is a valid page-visit event, else why not."""
-    try:
-        event = _FOOTPRINT.decode(text)
-    except msgspec.ValidationError as exc:
-        return f"footprint: {exc}"
-    except msgspec.DecodeError as exc:
-        return f"not valid JSON: {exc}"
-    try:
-        parse_footprint_time(event.footprint_time)
-    except ValueError as exc:
-        return f"footprint: {exc}"
-    return None
+    return decode_footprint(text)[0]
 
 
-# kind (as named in include/topics.yaml) -> validator
-KINDS: dict[str, Callable[[str], str | None]] = {
-    "market_candle": validate_candle,
-    "footprint": validate_footprint,
+@dataclass(frozen=True)
+class Kind:
+    """A message kind of the topic registry: its decoder, and its validator when called."""
+
+    name: str
+    decode: Callable[[str], Decoded]
+
+    def __call__(self, text: str) -> str | None:
+        return self.decode(text)[0]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the decoded fields, in the order of the decoder's tuples."""
+        return tuple(name for name, _, _ in KIND_COLUMNS[self.name])
+
+
+# kind (as named in include/topics.yaml) -> its decoder; calling it validates.
+KINDS: dict[str, Kind] = {
+    "market_candle": Kind("market_candle", decode_candle),
+    "footprint": Kind("footprint", decode_footprint),
 }
 
 # "\u0000" escapes that are not themselves escaped backslashes ("\\u0000" is fine).
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_TOMBSTONE: Decoded = ("null value (tombstone): nothing to load", ())
+_NUL: Decoded = ("contains a NUL character, which PostgreSQL text cannot store", ())
+_NUL_ESCAPE: Decoded = ("contains the JSON escape \\u0000, which PostgreSQL jsonb cannot store", ())
+
+
+def decode_value(value: bytes | None, decode: Callable[[str], Decoded]) -> Decoded:
+    """(None, the decoded fields) when the message value can be loaded, else (why not, ())."""
+    if value is None:
+        return _TOMBSTONE
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8: {exc}", ()
+    if "\x00" in text:
+        return _NUL
+    if "\\u0000" in text and _ESCAPED_NUL.search(text):
+        return _NUL_ESCAPE
+    return decode(text)
 
 
 def poison_reason(value: bytes | None, validate: Callable[[str], str | None]) -> str | None:
     """None when the message value can be loaded, else why it goes to the dead letters."""
-    if value is None:
-        return "null value (tombstone): nothing to load"
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8: {exc}"
-    if "\x00" in text:
-        return "contains a NUL character, which PostgreSQL text cannot store"
-    if "\\u0000" in text and _ESCAPED_NUL.search(text):
-        return "contains the JSON escape \\u0000, which PostgreSQL jsonb cannot store"
-    return validate(text)
+    return decode_value(value, lambda text: (validate(text), ()))[0]

@@ -1,5 +1,7 @@
--- One row per raw candle message: the Connect envelope (or bare payload) decoded,
--- typed, every time in UTC. Prices stay exactly as the producer wrote them (see
+-- One row per raw candle message: its fields typed, every time in UTC. The drain decoded
+-- each message (Connect envelope or bare payload) at load time into typed columns; rows
+-- loaded before those existed (decoded_at_load false) are decoded from the JSON value
+-- here, to the same result. Prices stay exactly as the producer wrote them (see
 -- double_to_decimal); no business rules here, "latest wins" is decided downstream.
 with
 
@@ -9,9 +11,9 @@ source as (
 
 ),
 
-unwrapped as (
+with_json_fallback as (
 
-    {{ kafka_elt.select_connect_payload('source', 'kafka_value') }}
+    {{ kafka_elt.select_json_fallback('source', 'kafka_value', 'decoded_at_load') }}
 
 ),
 
@@ -24,27 +26,37 @@ renamed as (
         kafka_offset,
 
         -- candle
-        lower({{ kafka_elt.json_string('payload', 'type') }}) as candle_type,
-        {{ kafka_elt.json_string('payload', 'code') }} as code,
-        {{ kafka_elt.json_integer('payload', 'timestamp') }} as candle_timestamp,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'opening_price')) }} as opening_price,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'high_price')) }} as high_price,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'low_price')) }} as low_price,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'trade_price')) }} as trade_price,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'candle_acc_trade_volume')) }}
+        lower({{ kafka_elt.decoded_or_json('candle_type', kafka_elt.json_string('json_payload', 'type')) }})
+            as candle_type,
+        {{ kafka_elt.decoded_or_json('code', kafka_elt.json_string('json_payload', 'code')) }} as code,
+        {{ kafka_elt.decoded_or_json('candle_timestamp', kafka_elt.json_integer('json_payload', 'timestamp')) }}
+            as candle_timestamp,
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'opening_price', kafka_elt.json_double('json_payload', 'opening_price'))) }} as opening_price,
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'high_price', kafka_elt.json_double('json_payload', 'high_price'))) }} as high_price,
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'low_price', kafka_elt.json_double('json_payload', 'low_price'))) }} as low_price,
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'trade_price', kafka_elt.json_double('json_payload', 'trade_price'))) }} as trade_price,
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'candle_acc_trade_volume', kafka_elt.json_double('json_payload', 'candle_acc_trade_volume'))) }}
             as candle_acc_trade_volume,
-        {{ kafka_elt.double_to_decimal(kafka_elt.json_double('payload', 'candle_acc_trade_price')) }}
+        {{ kafka_elt.double_to_decimal(kafka_elt.decoded_or_json(
+            'candle_acc_trade_price', kafka_elt.json_double('json_payload', 'candle_acc_trade_price'))) }}
             as candle_acc_trade_price,
         -- feeds spell it REALTIME or realtime: one spelling downstream (see the data contract)
-        lower({{ kafka_elt.json_string('payload', 'stream_type') }}) as stream_type,
+        lower({{ kafka_elt.decoded_or_json('stream_type', kafka_elt.json_string('json_payload', 'stream_type')) }})
+            as stream_type,
 
         -- message metadata
-        is_connect_envelope,
+        coalesce({{ kafka_elt.decoded_or_json('is_connect_envelope', 'json_is_connect_envelope') }}, false)
+            as is_connect_envelope,
         {{ kafka_elt.kafka_timestamp('kafka_timestamp') }} as produced_at,
         ingested_at,
         dag_run_id
 
-    from unwrapped
+    from with_json_fallback
 
 ),
 

@@ -1,4 +1,7 @@
--- One row per raw page-visit event: decoded, typed, footprint time converted to UTC.
+-- One row per raw page-visit event: its fields typed, footprint time in UTC. The drain
+-- decoded each event at load time into typed columns (footprint_at: footprint_time
+-- parsed to UTC); rows loaded before those existed (decoded_at_load false) are decoded
+-- from the JSON value here, to the same result.
 with
 
 source as (
@@ -7,9 +10,9 @@ source as (
 
 ),
 
-unwrapped as (
+with_json_fallback as (
 
-    {{ kafka_elt.select_connect_payload('source', 'kafka_value') }}
+    {{ kafka_elt.select_json_fallback('source', 'kafka_value', 'decoded_at_load') }}
 
 ),
 
@@ -25,17 +28,20 @@ renamed as (
         kafka_offset,
 
         -- visit
-        {{ kafka_elt.json_string('payload', 'link') }} as link,
+        {{ kafka_elt.decoded_or_json('link', kafka_elt.json_string('json_payload', 'link')) }} as link,
         -- methods are registered in upper case; a client sending get means GET
-        upper({{ kafka_elt.json_string('payload', 'method') }}) as http_method,
-        {{ kafka_elt.json_string('payload', 'footprint_time') }} as footprint_time_text,
+        upper({{ kafka_elt.decoded_or_json('method', kafka_elt.json_string('json_payload', 'method')) }})
+            as http_method,
+        {{ kafka_elt.decoded_or_json(
+            'footprint_at', kafka_elt.iso8601_to_utc(kafka_elt.json_string('json_payload', 'footprint_time'))
+        ) }} as footprint_at,
 
         -- message metadata
         {{ kafka_elt.kafka_timestamp('kafka_timestamp') }} as produced_at,
         ingested_at,
         dag_run_id
 
-    from unwrapped
+    from with_json_fallback
 
 ),
 
@@ -50,7 +56,7 @@ final as (
         -- the link without query string or fragment: what page was visited
         {{ kafka_elt.strip_query_string('link') }} as link_path,
         http_method,
-        {{ kafka_elt.iso8601_to_utc('footprint_time_text') }} as footprint_at,
+        footprint_at,
         produced_at,
         ingested_at,
         dag_run_id

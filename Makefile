@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STACK    := $(PY) -m kafka_elt.stack
 PYTEST_ARGS ?=
 
-.PHONY: help install install-browser up down status logs demo test test-distributed test-unit lint format bench bench-freshness bench-idle bench-connect clean
+.PHONY: help install install-browser up down status logs demo test test-distributed test-unit lint format bench bench-freshness bench-idle bench-connect bench-volume clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench-idle: up ## What the stack costs with nothing arriving: CPU per service ov
 
 bench-connect: up ## This project vs Kafka Connect + Debezium JDBC upsert sink, same 1M candles (ARGS="--messages 100000")
 	@$(PY) bench/connect_bench.py $(ARGS)
+
+bench-volume: up ## A year through the real path: 14.2M messages from Kafka to agreeing marts, then an incremental pass (ARGS="--visits 200000 --candle-minutes 20000")
+	@$(PY) bench/volume.py $(ARGS)
 
 clean: down ## Stop the stack and delete its state (data, logs, secrets)
 	rm -rf .stack

@@ -43,7 +43,6 @@ import itertools
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -52,13 +51,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
-from ingest_bench import _drain_worker  # bench/, beside this script: the drain as the ingest bench runs it
-from stack_cpu import machine_busy_seconds, stack_cpu_seconds
+from phases import BenchError, Phase, Snapshot, dbt_parse, run_dbt, run_drains  # bench/, beside this script
 
 from kafka_elt.stack.config import StackConfig
 
@@ -84,10 +79,6 @@ rootLogger.appenderRef.stdout.ref = STDOUT
 logger.reflections.name = org.reflections
 logger.reflections.level = ERROR
 """
-
-
-class BenchError(Exception):
-    """A step failed; the message says which and where to look."""
 
 
 # ---------------------------------------------------------------- Connect's jars
@@ -156,57 +147,6 @@ def _proc_peak_rss_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass
-class Snapshot:
-    at: float
-    services: dict[str, float]
-    busy: float
-    load1: float
-
-    @classmethod
-    def take(cls, cfg: StackConfig) -> Snapshot:
-        return cls(time.monotonic(), stack_cpu_seconds(cfg), machine_busy_seconds(), os.getloadavg()[0])
-
-
-@dataclass
-class Phase:
-    """One timed step: wall time, CPU by component, peak memory of its own processes."""
-
-    label: str
-    seconds: float
-    cpu: dict[str, float] = field(default_factory=dict)  # component -> CPU seconds
-    peak_rss_mib: float = 0.0
-    machine_busy: float = 0.0  # CPU-s the whole machine spent in the window
-    load1: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before, after
-    note: str = ""
-
-    @classmethod
-    def measured(cls, label: str, before: Snapshot, after: Snapshot, own: dict[str, float],
-                 services: tuple[str, ...], peak_rss_mib: float, note: str = "") -> Phase:  # fmt: skip
-        cpu = dict(own)
-        for name in services:
-            cpu[name] = after.services.get(name, 0.0) - before.services.get(name, 0.0)
-        return cls(label, after.at - before.at, cpu, peak_rss_mib, after.busy - before.busy,
-                   (before.load1, after.load1), note)  # fmt: skip
-
-    def then(self, other: Phase, label: str) -> Phase:
-        """This phase followed by another: times and CPU add, memory is the larger peak."""
-        cpu = dict(self.cpu)
-        for name, seconds in other.cpu.items():
-            cpu[name] = cpu.get(name, 0.0) + seconds
-        return Phase(label, self.seconds + other.seconds, cpu, max(self.peak_rss_mib, other.peak_rss_mib),
-                     self.machine_busy + other.machine_busy, (self.load1[0], other.load1[1]))  # fmt: skip
-
-    @property
-    def cpu_total(self) -> float:
-        return sum(self.cpu.values())
 
 
 # ---------------------------------------------------------------- producing
@@ -526,84 +466,22 @@ def run_connect(cfg: StackConfig, args, dbs: Databases, topic: str, ends: dict[i
 
 
 def run_drain(cfg: StackConfig, spec, group: str, run_id: str) -> Phase:
-    from kafka_elt.ingest.connections import Connections
-    from kafka_elt.ingest.consumer import plan_partitions
-
-    plans = plan_partitions(spec, Connections(), group_id=group)
-    spec_fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
-    print(f"\n(b) drain: {sum(p.lag for p in plans):,} messages, {len(plans)} processes, "
-          f"batches of {spec.batch_size:,}, into PostgreSQL and ClickHouse", flush=True)  # fmt: skip
-    before, children_before = Snapshot.take(cfg), _children_cpu_seconds()
-    # The pool's processes are reaped when it shuts down: their whole CPU (start-up and
-    # imports included, as the JVM's is for Connect) is in RUSAGE_CHILDREN after the block.
-    with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
-        futures = [
-            pool.submit(_drain_worker, spec_fields, p.partition, p.end_offset, group, run_id) for p in plans
-        ]
-        outcomes = [f.result() for f in futures]
-    after = Snapshot.take(cfg)
-    own = {"drain processes": _children_cpu_seconds() - children_before}
-    read = sum(o["result"]["read"] for o in outcomes)
-    dead = sum(o["result"]["dead_lettered"] for o in outcomes)
-    if dead:
-        raise BenchError(
-            f"the drain dead-lettered {dead} of {read} messages; see {spec.qualified_dead_letter_table}"
-        )
-    peak = sum(o["peak_rss_mib"] for o in outcomes)  # the processes run at once
-    phase = Phase.measured("drain into raw tables (PostgreSQL + ClickHouse)", before, after, own,
-                           ("postgres", "clickhouse", "kafka"), peak,
-                           note=f"peak RSS = sum of {len(outcomes)} drain processes")  # fmt: skip
-    print(
-        f"  drain: {read:,} messages in {phase.seconds:.1f}s ({read / phase.seconds:,.0f} msg/s)", flush=True
-    )
-    return phase
+    print(f"\n(b) drain, batches of {spec.batch_size:,}", flush=True)
+    drained = run_drains(cfg, [spec], group, run_id, "drain into raw tables (PostgreSQL + ClickHouse)")
+    if drained.dead_lettered:
+        raise BenchError(f"the drain dead-lettered {drained.dead_lettered} of {drained.read} messages; "
+                         f"see {spec.qualified_dead_letter_table}")  # fmt: skip
+    return drained.phase
 
 
-def _dbt_base(env: dict[str, str], target: str, state: Path) -> list[str]:
-    return [env["DBT_EXECUTABLE"], "--project-dir", env["DBT_PROJECT_DIR"], "--profiles-dir", env["DBT_PROFILES_DIR"],
-            "--target", target, "--target-path", str(state / target), "--log-path", str(state / "logs" / target)]  # fmt: skip
-
-
-def run_dbt(cfg: StackConfig, target: str, env: dict[str, str], state: Path) -> Phase:
+def run_dbt_candles(cfg: StackConfig, target: str, env: dict[str, str], state: Path) -> Phase:
     """The project's dbt build of market_candle and what it depends on, with the flags
-    dbt_marts uses (kafka_elt.transform.build.dbt_command), in this run's own target
-    folder. A `dbt parse` first, untimed: Airflow's builds start from partial-parse state."""
-    from kafka_elt.transform.build import dbt_command, parse_events
-
-    command = dbt_command(env["DBT_EXECUTABLE"], Path(env["DBT_PROJECT_DIR"]), target, ["+market_candle"])
-    for flag, value in (("--target-path", state / target), ("--log-path", state / "logs" / target)):
-        command[command.index(flag) + 1] = str(value)
-    # Only tests whose every parent is built: the dashboard marts' relationships tests to
-    # market_candle would otherwise run against marts this benchmark does not build.
-    command += ["--indirect-selection", "cautious"]
-    base = _dbt_base(env, target, state)
-    parse = subprocess.run([base[0], "parse", *base[1:]], env=env, capture_output=True, text=True)
-    if parse.returncode:
-        raise BenchError(f"dbt parse --target {target} failed:\n{parse.stdout[-3000:]}{parse.stderr[-2000:]}")
+    dbt_marts uses. Only tests whose every parent is built: the dashboard marts'
+    relationships tests to market_candle would otherwise run against marts this
+    benchmark does not build."""
+    dbt_parse(env, target, state)
     print(f"\n(b) dbt build --target {target} --select +market_candle", flush=True)
-    engine = "postgres" if target.startswith("postgres") else "clickhouse"
-    before = Snapshot.take(cfg)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    errors = []
-    assert process.stdout is not None
-    for event in parse_events(process.stdout):
-        info = event["info"]
-        if (
-            info.get("name") in ("LogModelResult", "LogTestResult", "StatsLine")
-            or info.get("level") == "error"
-        ):
-            print(f"  dbt: {info.get('msg', '').strip()}", flush=True)
-            if info.get("level") == "error":
-                errors.append(info.get("msg", ""))
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    after = Snapshot.take(cfg)
-    if process.returncode:
-        raise BenchError(
-            f"dbt build --target {target} failed ({process.returncode}): {' | '.join(errors)[-3000:]}"
-        )
-    own = {"dbt": usage.ru_utime + usage.ru_stime}
-    return Phase.measured(f"dbt build ({target})", before, after, own, (engine,), usage.ru_maxrss / 1024)
+    return run_dbt(cfg, target, env, state, ["+market_candle"], extra=["--indirect-selection", "cautious"])
 
 
 # ---------------------------------------------------------------- report
@@ -710,8 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         time.sleep(5)
         phases["drain"] = run_drain(cfg, spec, drain_group, f"bench_connect__{tag}")
-        phases["dbt_pg"] = run_dbt(cfg, "postgres", dbt_env, dbt_state)
-        phases["dbt_ch"] = run_dbt(cfg, "clickhouse", dbt_env, dbt_state)
+        phases["dbt_pg"] = run_dbt_candles(cfg, "postgres", dbt_env, dbt_state)
+        phases["dbt_ch"] = run_dbt_candles(cfg, "clickhouse", dbt_env, dbt_state)
         phases["mart_pg"] = phases["drain"].then(phases["dbt_pg"], "drain + dbt (postgres)")
         phases["mart_ch"] = phases["drain"].then(phases["dbt_ch"], "drain + dbt (clickhouse)")
 

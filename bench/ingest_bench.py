@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from stack_cpu import machine_busy_seconds, stack_cpu_seconds  # bench/, beside this script
+from phases import drain_worker  # bench/, beside this script
+from stack_cpu import machine_busy_seconds, stack_cpu_seconds
 
 from kafka_elt.stack.config import StackConfig
 
@@ -46,38 +46,6 @@ def _export_stack_env() -> StackConfig:
     cfg = StackConfig.load()
     os.environ.update(cfg.environment())
     return cfg
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def _drain_worker(spec_fields: dict, partition: int, end_offset: int, group_id: str, run_id: str) -> dict:
-    """One drain process, like one mapped task instance of the DAG."""
-    import logging
-
-    # What a task process has imported before its task code runs: Airflow and the
-    # providers' hooks. Importing them inside the timed drain would measure imports.
-    import airflow.providers.apache.kafka.hooks.consume
-    import airflow.providers.clickhousedb.hooks.clickhouse
-    import airflow.providers.postgres.hooks.postgres  # noqa: F401
-
-    from kafka_elt.ingest.drain import drain_partition
-    from kafka_elt.ingest.registry import TopicSpec
-
-    logging.basicConfig(level=logging.INFO, format="  [drain] %(message)s")
-    spec = TopicSpec(**spec_fields)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    started = time.time()
-    result = drain_partition(spec, partition, dag_run_id=run_id, end_offset=end_offset, group_id=group_id)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "result": result.to_dict(),
-        "started": started,
-        "finished": time.time(),
-        "peak_rss_mib": _peak_rss_mib(),
-        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-    }
 
 
 def _produce(bootstrap: str, topic: str, count: int, partitions: int) -> float:
@@ -239,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     wall_start = time.time()
     with ProcessPoolExecutor(max_workers=len(plans), mp_context=get_context("spawn")) as pool:
         futures = [
-            pool.submit(_drain_worker, spec_fields, p.partition, p.end_offset, group, f"bench__{tag}")
+            pool.submit(drain_worker, spec_fields, p.partition, p.end_offset, group, f"bench__{tag}")
             for p in plans
         ]
         outcomes = [f.result() for f in futures]

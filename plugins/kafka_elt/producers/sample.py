@@ -31,10 +31,13 @@ MINUTES_PER_YEAR = 365 * 24 * 60
 def candle_messages(
     count: int, *, schemaless_share: float = 0.2, malformed_share: float = 0.0, seed: int | None = None,
     codes: dict[str, float] | None = None, updates_per_candle: tuple[int, int] = (1, 4),
+    start_epoch: int | None = None,
 ) -> Iterator[tuple[bytes | None, bytes | None]]:  # fmt: skip
-    """``count`` (key, value) candle messages, ``malformed_share`` of them poison."""
+    """``count`` (key, value) candle messages, ``malformed_share`` of them poison; the
+    candles start at ``start_epoch`` (default: the simulator's, 2025-01-01)."""
     rng = random.Random(seed)
-    simulator = CandleSimulator(codes=codes, seed=seed, updates_per_candle=updates_per_candle)
+    start = {} if start_epoch is None else {"start_epoch": start_epoch}
+    simulator = CandleSimulator(codes=codes, seed=seed, updates_per_candle=updates_per_candle, **start)
     for candle in itertools.islice(simulator, count):
         if malformed_share and rng.random() < malformed_share:
             value, _ = candle_poison(rng)

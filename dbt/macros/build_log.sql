@@ -123,9 +123,16 @@
 
 
 {#- ClickHouse: one statement per hook (its HTTP interface takes one at a time); old rows
-    expire by TTL. -#}
+    expire by TTL. On a replicated cluster (the profile's `cluster`, CLICKHOUSE_CLUSTER;
+    README, "Distributed") the table is created ON CLUSTER with the Replicated engine, as
+    the marts are (macros/cluster_engine.sql), so that every replica holds the log and the
+    benchmark reads the same builds from any of them; the inserts then replicate by
+    themselves. adapter.should_on_cluster() is dbt-clickhouse's own rule for it (a
+    cluster, and no Replicated database engine). Without a cluster the SQL is unchanged. -#}
 {% macro clickhouse__build_log_create(relation) -%}
-    create table if not exists {{ relation }} (
+    {%- set relation = relation.incorporate(can_on_cluster=adapter.should_on_cluster()) -%}
+    {%- set on_cluster = on_cluster_clause(relation) | trim -%}
+    create table if not exists {{ relation }}{{ ' ' ~ on_cluster if on_cluster else '' }} (
         build_id String,
         invocation_id String,
         target_name String,
@@ -135,7 +142,7 @@
         finished_at Nullable(DateTime64(6, 'UTC')),
         recorded_at DateTime64(6, 'UTC') default now64(6, 'UTC')
     )
-    engine = MergeTree
+    engine = {{ kafka_elt.cluster_engine('MergeTree') }}
     order by (started_at, invocation_id)
     ttl toDateTime(started_at) + interval 30 day
 {%- endmacro %}

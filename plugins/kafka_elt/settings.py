@@ -34,6 +34,11 @@ ENGINES = ("postgres", "clickhouse")
 ENGINE_LABELS = {"postgres": "PostgreSQL", "clickhouse": "ClickHouse"}
 ENGINE_CONN_IDS = {"postgres": POSTGRES_CONN_ID, "clickhouse": CLICKHOUSE_CONN_ID}
 
+# The environment variable naming a replicated ClickHouse cluster (its <remote_servers>
+# name; README, "Distributed"), read by dbt/profiles.yml and, when it applies the DDL, by
+# kafka_elt.ingest.ddl. Unset or empty: one server.
+CLICKHOUSE_CLUSTER_ENV = "CLICKHOUSE_CLUSTER"
+
 # The marts dbt builds in both engines (schema ``analytics``), compared row by row and by
 # checksum in ``mart_checksums``; each is an Airflow Asset emitted by ``dbt_marts``.
 MART_SCHEMA = "analytics"

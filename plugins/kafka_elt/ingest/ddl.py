@@ -8,11 +8,18 @@ exists``; such a statement is skipped when its table already has every column it
 because both engines do work for it even then (PostgreSQL takes the table's exclusive
 lock, which would queue behind a long dbt read and hold up the loaders behind it;
 ClickHouse rewrites the table's metadata).
+
+On a replicated ClickHouse cluster (environment variable ``CLICKHOUSE_CLUSTER``, read at
+each render; README, "Distributed") every ClickHouse statement runs ``on cluster`` and
+each table gets the Replicated form of its engine, as dbt/macros/cluster_engine.sql does
+for the marts: the SQL files keep the engine they mean on one server, and one setting
+moves the raw layer and the marts together. Without it the SQL is exactly the files'.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +27,7 @@ from string import Template
 
 from kafka_elt.ingest.errors import DdlError
 from kafka_elt.ingest.registry import TopicSpec
-from kafka_elt.settings import SQL_DIR
+from kafka_elt.settings import CLICKHOUSE_CLUSTER_ENV, SQL_DIR
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +56,87 @@ class SqlTemplate(Template):
 
 
 def render(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:
-    """The DDL of one engine for one topic: (file name, SQL) in the order to apply."""
+    """The DDL of one engine for one topic: (file name, SQL) in the order to apply.
+
+    On a ClickHouse cluster (``clickhouse_cluster()``) each file's statements come
+    through ``on_cluster()``, one per line, without the files' comments."""
     params = {"schema": spec.raw_schema, "table": spec.table, "dead_letter_table": spec.dead_letter_table}
+    cluster = clickhouse_cluster() if engine == "clickhouse" else ""
     rendered = []
     for name in (*_FILES, _KIND_FILE.format(kind=spec.kind)):
         path: Path = SQL_DIR / engine / name
-        rendered.append((f"{engine}/{name}", SqlTemplate(path.read_text()).substitute(params)))
+        sql = SqlTemplate(path.read_text()).substitute(params)
+        if cluster:
+            sql = "".join(f"{on_cluster(statement, cluster)};\n" for statement in split_statements(sql))
+        rendered.append((f"{engine}/{name}", sql))
     return rendered
+
+
+# A name as <remote_servers> holds it and ON CLUSTER takes it, quoted: nothing to escape.
+_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def clickhouse_cluster() -> str:
+    """The replicated cluster the ClickHouse DDL runs on: ``CLICKHOUSE_CLUSTER`` as the
+    environment holds it now, "" (one server) when unset or empty."""
+    cluster = os.environ.get(CLICKHOUSE_CLUSTER_ENV, "")
+    if cluster and not _CLUSTER_NAME.fullmatch(cluster):
+        raise DdlError(
+            f"{CLICKHOUSE_CLUSTER_ENV}={cluster!r} is not a ClickHouse cluster name: letters, digits and "
+            "underscores only, not starting with a digit. Set it to the cluster's name in the servers' "
+            "<remote_servers> (empty for one server) in the environment of the Airflow tasks, then re-run."
+        )
+    return cluster
+
+
+# Where ON CLUSTER goes: after the name a statement creates or alters (``${schema}`` or
+# ``${schema}.${table}`` rendered).
+_CLUSTER_CLAUSE_AT = re.compile(
+    r"\s*(?:create\s+database\s+if\s+not\s+exists|(?P<create_table>create\s+table\s+if\s+not\s+exists)"
+    r"|alter\s+table)\s+[\w.]+",
+    re.I,
+)
+_ENGINE = re.compile(r"\b(?i:engine)\s*=\s*(?P<name>\w*MergeTree)\b(?:\((?P<args>[^()]*)\))?")
+# The Keeper path and replica name dbt/macros/cluster_engine.sql gives the marts: per
+# table UUID (the same on every replica, since the CREATE runs ON CLUSTER), then each
+# server's <macros>. They are also ClickHouse's default_replica_path/_name, written out
+# so that both layers keep one scheme whatever a server's defaults say.
+_KEEPER_ARGS = "'/clickhouse/tables/{uuid}/{shard}', '{replica}'"
+
+
+def on_cluster(statement: str, cluster: str) -> str:
+    """One ClickHouse DDL statement of include/sql as it runs on a replicated cluster:
+    ``on cluster '<cluster>'`` after the name it creates or alters, and a CREATE TABLE's
+    engine in its Replicated form (``replicated_engine()``). Any other statement is an
+    error rather than left as it is: run on one server only, it would leave the other
+    replicas without what it creates."""
+    head = _CLUSTER_CLAUSE_AT.match(statement)
+    if head is None:
+        raise DdlError(
+            f"ClickHouse on cluster {cluster!r}: no place for ON CLUSTER in {statement[:80]!r}; the raw "
+            "DDL (include/sql/clickhouse) may hold only create database/table if not exists and alter table."
+        )
+    clustered = f"{statement[: head.end()]} on cluster '{cluster}'{statement[head.end() :]}"
+    return replicated_engine(clustered) if head["create_table"] else clustered
+
+
+def replicated_engine(create_table: str) -> str:
+    """A CREATE TABLE with its MergeTree-family engine in the Replicated form, as
+    dbt/macros/cluster_engine.sql writes it: Keeper path and replica name first, the
+    engine's own arguments after them. One already Replicated or Shared stays; a table
+    with no such engine (or several) is an error, having no replicated form."""
+    engines = list(_ENGINE.finditer(create_table))
+    if len(engines) != 1:
+        raise DdlError(
+            f"ClickHouse: {create_table[:80]!r} names no MergeTree-family engine (or several), so it has "
+            "no Replicated form for a cluster; give the table one in include/sql/clickhouse."
+        )
+    (engine,) = engines
+    name, args = engine["name"], (engine["args"] or "").strip()
+    if name.startswith(("Replicated", "Shared")):
+        return create_table
+    replicated = f"Replicated{name}({_KEEPER_ARGS}{', ' + args if args else ''})"
+    return f"{create_table[: engine.start('name')]}{replicated}{create_table[engine.end() :]}"
 
 
 def split_statements(sql: str) -> list[str]:
@@ -91,7 +172,9 @@ def split_statements(sql: str) -> list[str]:
     return [s for s in statements if s]
 
 
-_ADD_COLUMNS = re.compile(r"\s*alter\s+table\s+\S+\s+add\s+column\s+if\s+not\s+exists\s", re.I)
+_ADD_COLUMNS = re.compile(
+    r"\s*alter\s+table\s+\S+\s+(?:on\s+cluster\s+\S+\s+)?add\s+column\s+if\s+not\s+exists\s", re.I
+)
 _ADDED_COLUMN = re.compile(r"\badd\s+column\s+if\s+not\s+exists\s+(\w+)", re.I)
 
 
@@ -157,6 +240,13 @@ def apply_clickhouse(client, spec: TopicSpec) -> None:
             known.append({row[0] for row in result.result_rows})
         return known[0]
 
+    cluster = clickhouse_cluster()
+    also = (
+        f"; on cluster {cluster!r}, every server must name it in <remote_servers> and set the <macros> "
+        "shard and replica, and ClickHouse Keeper must answer"
+        if cluster
+        else ""
+    )
     for name, script in render("clickhouse", spec):
         for statement in split_statements(script):
             try:
@@ -165,7 +255,7 @@ def apply_clickhouse(client, spec: TopicSpec) -> None:
             except Exception as exc:
                 raise DdlError(
                     f"ClickHouse: {name} for topic {spec.topic!r} (table {spec.qualified_table}) "
-                    f"failed: {exc}. The connection's user needs CREATE on database {spec.raw_schema!r}; "
+                    f"failed: {exc}. The connection's user needs CREATE on database {spec.raw_schema!r}{also}; "
                     "fix it and re-run the task."
                 ) from exc
 

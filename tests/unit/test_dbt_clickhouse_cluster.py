@@ -8,7 +8,7 @@ real model; once with the variable empty and once set.
 
 What this does not run: a CREATE TABLE on a ClickHouse cluster with Keeper (there is none
 here; README, "Distributed"), dbt's materializations end to end (they need a server), and
-the raw tables' DDL (include/sql/clickhouse, not yet switched; see the README).
+the raw tables' DDL (kafka_elt.ingest.ddl; tests/unit/test_ingest_ddl_cluster.py renders it).
 """
 
 from __future__ import annotations

@@ -24,13 +24,24 @@
     60 bits of the MD5 of each row's canonical text, so equal sets of rows give equal
     numbers on both engines whatever the physical order or the engine's number
     formatting. Only business columns go in: load metadata (ingested_at) differs
-    between the databases by design. -#}
+    between the databases by design. A relation that does not exist (yet) gives
+    (mart_name, 0, 0). -#}
 {% macro mart_checksum(mart_name, relation, columns) -%}
+    {%- if execute and load_relation(relation) is none %}
+    -- {{ relation }} does not exist yet: empty
+    select
+        cast('{{ mart_name }}' as {{ dbt.type_string() }}) as mart_name,
+        cast(0 as {{ dbt.type_bigint() }}) as row_count,
+        {{ kafka_elt.sum_mod_2_64('0') }} as checksum
+    from (select 1 as one) as no_rows
+    where 1 = 0
+    {%- else %}
     select
         cast('{{ mart_name }}' as {{ dbt.type_string() }}) as mart_name,
         cast(count(*) as {{ dbt.type_bigint() }}) as row_count,
         {{ kafka_elt.sum_mod_2_64(kafka_elt.md5_int60(kafka_elt.row_text(columns))) }} as checksum
     from {{ relation }}
+    {%- endif %}
 {%- endmacro %}
 
 
@@ -53,54 +64,89 @@
 {%- endmacro %}
 
 
-{#- Incremental filter: rows whose `column` is at or after the newest `this_column`
-    already in {{ this }}, minus the lookback (var incremental_lookback_minutes). An
-    empty target table selects everything. -#}
-{% macro incremental_watermark(column, this_column) -%}
-    {{ return(adapter.dispatch('incremental_watermark', 'kafka_elt')(column, this_column)) }}
+{#- Incremental filter on raw messages by their Kafka coordinates: only the offsets
+    after the newest one {{ this }} holds for their partition, and every offset of a
+    partition (or topic) it holds nothing of. Exact, with no lookback: one drain at a
+    time loads a partition, batch after batch in offset order, each committed (and in
+    ClickHouse inserted) before the next is written, so no offset below the newest one
+    stored can still arrive. A window on ingested_at needs a lookback for batches stamped
+    before a run read its watermark but committed after; after a bulk load that
+    lookback re-read the whole bulk on every run (bench/volume.py: 10M page visits
+    re-read to fold in 50,000). The watermarks are read when the model runs and written
+    into the SQL as offset ranges, which both engines serve from the raw tables' primary
+    key (topic, partition, offset). `has_topic`: whether {{ this }} has a kafka_topic
+    column (a model of one raw table may leave it out). -#}
+{% macro after_stored_offsets(alias, has_topic=true) -%}
+    {%- set every_offset = alias ~ '.kafka_offset >= 0' -%}
+    {%- if not execute or not is_incremental() or model.resource_type == 'unit_test' -%}
+        {{ return(every_offset) }}
+    {%- endif -%}
+    {%- set topic = 'kafka_topic' if has_topic else "''" -%}
+    {%- set stored = run_query(
+        'select ' ~ topic ~ ', kafka_partition, max(kafka_offset) from ' ~ this ~ ' group by 1, 2 order by 1, 2'
+    ).rows -%}
+    {%- if stored | length == 0 -%}
+        {{ return(every_offset) }}
+    {%- endif -%}
+    {%- set column = alias ~ '.' -%}
+    {%- set clauses = [] -%}
+    {%- set topics = [] -%}
+    {%- for row in stored -%}
+        {%- if row[0] not in topics -%}
+            {%- do topics.append(row[0]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in topics -%}
+        {%- set in_topic = (column ~ "kafka_topic = '" ~ (name | replace("'", "''")) ~ "' and ") if has_topic else '' -%}
+        {%- set last = namespace(partition=-1) -%}
+        {%- for row in stored if row[0] == name -%}
+            {%- set partition = row[1] | int -%}
+            {%- if partition > last.partition + 1 -%}
+                {%- do clauses.append('(' ~ in_topic ~ column ~ 'kafka_partition between ' ~ (last.partition + 1) ~ ' and ' ~ (partition - 1) ~ ')') -%}
+            {%- endif -%}
+            {%- do clauses.append('(' ~ in_topic ~ column ~ 'kafka_partition = ' ~ partition ~ ' and ' ~ column ~ 'kafka_offset > ' ~ (row[2] | int) ~ ')') -%}
+            {%- set last.partition = partition -%}
+        {%- endfor -%}
+        {%- do clauses.append('(' ~ in_topic ~ column ~ 'kafka_partition > ' ~ last.partition ~ ')') -%}
+    {%- endfor -%}
+    {%- if has_topic -%}
+        {#- topics it holds nothing of: before, between and after those it does -#}
+        {%- set quoted = [] -%}
+        {%- for name in topics -%}
+            {%- do quoted.append("'" ~ (name | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {%- do clauses.append('(' ~ column ~ 'kafka_topic < ' ~ quoted[0] ~ ')') -%}
+        {%- for i in range(1, quoted | length) -%}
+            {%- do clauses.append('(' ~ column ~ 'kafka_topic > ' ~ quoted[i - 1] ~ ' and ' ~ column ~ 'kafka_topic < ' ~ quoted[i] ~ ')') -%}
+        {%- endfor -%}
+        {%- do clauses.append('(' ~ column ~ 'kafka_topic > ' ~ quoted[-1] ~ ')') -%}
+    {%- endif -%}
+    ({{ clauses | join('\n        or ') }})
 {%- endmacro %}
 
-{% macro postgres__incremental_watermark(column, this_column) -%}
-    {{ column }} >= {{ kafka_elt.minus_minutes(
-        "(select coalesce(max(" ~ this_column ~ "), '-infinity'::timestamptz) from " ~ this ~ ")",
-        var('incremental_lookback_minutes')
-    ) }}
+
+{#- Rows whose `column` is after the newest `this_column` in {{ this }}: for a model
+    that reads what an upstream model wrote in later runs (run_started()). No lookback:
+    dbt runs one build at a time per target. An empty table selects everything. -#}
+{% macro newer_than_stored(column, this_column) -%}
+    {{ return(adapter.dispatch('newer_than_stored', 'kafka_elt')(column, this_column)) }}
+{%- endmacro %}
+
+{% macro postgres__newer_than_stored(column, this_column) -%}
+    {{ column }} > (select coalesce(max({{ this_column }}), '-infinity'::timestamptz) from {{ this }})
 {%- endmacro %}
 
 {#- max() of an empty ClickHouse table is the type's zero (1970-01-01), not NULL. -#}
-{% macro clickhouse__incremental_watermark(column, this_column) -%}
-    {{ column }} >= {{ kafka_elt.minus_minutes(
-        "(select max(" ~ this_column ~ ") from " ~ this ~ ")",
-        var('incremental_lookback_minutes')
-    ) }}
+{% macro clickhouse__newer_than_stored(column, this_column) -%}
+    {{ column }} > (select max({{ this_column }}) from {{ this }})
 {%- endmacro %}
 
 
-{#- True for rows of `outer_alias` whose key is not in `relation` (restricted by
-    `where`): an anti-join. PostgreSQL plans NOT EXISTS as a hash or index anti-join
-    (NOT IN with a large subquery would fall back to a per-row scan once the set
-    exceeds work_mem); ClickHouse builds a set for NOT IN and has no general correlated
-    subqueries. -#}
-{% macro not_in_relation(outer_alias, key_columns, relation, where) -%}
-    {{ return(adapter.dispatch('not_in_relation', 'kafka_elt')(outer_alias, key_columns, relation, where)) }}
-{%- endmacro %}
-
-{% macro postgres__not_in_relation(outer_alias, key_columns, relation, where) -%}
-    not exists (
-        select 1 from {{ relation }} as existing
-        where
-            {{ where }}
-            {%- for column in key_columns %}
-            and existing.{{ column }} = {{ outer_alias }}.{{ column }}
-            {%- endfor %}
-    )
-{%- endmacro %}
-
-{% macro clickhouse__not_in_relation(outer_alias, key_columns, relation, where) -%}
-    ({{ key_columns | join(', ') }}) not in (
-        select {{ key_columns | join(', ') }} from {{ relation }}
-        where {{ where }}
-    )
+{#- When this dbt invocation started (UTC), as a timestamp: what a model stamps on the
+    rows it writes, so that the next model can take exactly the rows written since it
+    last ran (dbt runs one build at a time per target). -#}
+{% macro run_started() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00:00' as {{ kafka_elt.timestamp_type() }})
 {%- endmacro %}
 
 

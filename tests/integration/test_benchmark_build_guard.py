@@ -11,9 +11,9 @@ the test (the manual ones, and the ones dbt_marts' mart Assets schedule) must su
 skip its comparison with the build guard's reason; none may fail.
 
 So that the race is real, the test first writes extra page visits into both raw tables
-(the real ones, as tests/integration/test_dbt_marts.py does; Kafka offsets far above
-real ones, dag_run_id ``test_benchmark_build_guard__<time>``): the incremental marts
-re-read the newest rows on every build, so every build takes seconds. It checks that the
+(the real ones, as tests/integration/test_dbt_marts.py does, in partitions 1000-1002
+that no real topic has, dag_run_id ``test_benchmark_build_guard__<time>``), so that the
+builds take seconds. It checks that the
 builds did take seconds and that the benchmark was active while dbt built.
 """
 
@@ -108,7 +108,8 @@ def heavy_raw_rows(stack):
                 "footprint_time": visited.isoformat().replace("+00:00", "Z"),
             }
         )
-        rows.append((WEB_TOPIC, i % 3, base + i, value, visited))
+        # partitions no topic of the stack has (see test_dbt_marts.PARTITION_BASE)
+        rows.append((WEB_TOPIC, 1000 + i % 3, base + i, value, visited))
     ingested_at = dt.datetime.now(dt.UTC)  # one value for both engines: marts must agree
 
     pg = postgres.connect(stack, stack["WAREHOUSE_DB"], stack["LOADER_USER"], stack["LOADER_PASSWORD"])

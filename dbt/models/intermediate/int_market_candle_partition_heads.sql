@@ -12,11 +12,10 @@
     makes the incremental result equal to a full rebuild even when a producer's clock
     goes backwards.
 
-    Incremental and idempotent: each run folds the newly ingested messages (plus a
-    lookback) into the stored heads with max(); folding a message twice changes
-    nothing, and only heads that did change are written (the lookback re-reads
-    messages already folded on every run; rewriting their unchanged heads would cost a
-    MERGE of the whole window).
+    Incremental and idempotent: each run folds the messages after the newest offset
+    already folded per partition (after_stored_offsets) into the stored heads with
+    max(); folding a message twice would change nothing, and only heads that did change
+    are written, stamped with the run (built_at).
 -#}
 {{
     config(
@@ -24,7 +23,7 @@
         incremental_strategy=kafka_elt.upsert_strategy(),
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['code', 'candle_timestamp', 'kafka_partition'], 'unique': True},
-            {'columns': ['last_ingested_at']},
+            {'columns': ['built_at']},
         ]),
         engine='ReplacingMergeTree(kafka_offset)',
         order_by=['code', 'candle_timestamp', 'kafka_partition'],
@@ -35,13 +34,13 @@ with
 
 candle_messages as (
 
-    select * from {{ ref('stg_kafka__market_candles') }}
+    select * from {{ ref('stg_kafka__market_candles') }} as staged
     where
-        -- the cheap load-time window first: ClickHouse evaluates AND left to right and
-        -- would otherwise decode the JSON of every raw row to test the others
-        {{ kafka_elt.incremental_watermark('ingested_at', 'last_ingested_at') if is_incremental() else 'true' }}
-        and code is not null
-        and candle_timestamp is not null
+        -- the offsets after those already folded, first: ClickHouse evaluates AND left
+        -- to right and would otherwise compute the others for every raw row
+        {{ kafka_elt.after_stored_offsets('staged', has_topic=false) }}
+        and staged.code is not null
+        and staged.candle_timestamp is not null
 
 ),
 
@@ -156,7 +155,10 @@ final as (
         -- the head message's own Kafka timestamp, and the newest one in the partition
         produced_at,
         {{ kafka_elt.assume_not_null('partition_latest_produced_at') }} as latest_produced_at,
-        {{ kafka_elt.assume_not_null('partition_last_ingested_at') }} as last_ingested_at
+        {{ kafka_elt.assume_not_null('partition_last_ingested_at') }} as last_ingested_at,
+        -- the dbt run that wrote the head: market_candle reads the heads written since
+        -- its own last run
+        {{ kafka_elt.run_started() }} as built_at
 
     from ranked
     where

@@ -13,9 +13,9 @@
     With keyed messages (all of a candle in one partition) this is plain offset order.
     record_version encodes steps 2 and 3 as one increasing number.
 
-    Incremental: only candles with a partition head written since the last run (minus
-    the lookback) are recomputed, from all their partition heads; the rows whose
-    winner changed are upserted by (code, "timestamp").
+    Incremental: only candles with a partition head written since the newest run this
+    table holds (built_at) are recomputed, from all their partition heads; the rows
+    whose winner changed are upserted by (code, "timestamp").
 -#}
 {{
     config(
@@ -25,6 +25,7 @@
             {'columns': ['code', 'timestamp'], 'unique': True},
             {'columns': ['last_ingested_at']},
             {'columns': ['updated_at']},
+            {'columns': ['built_at']},
         ]),
         engine='ReplacingMergeTree(record_version)',
         order_by=['code', 'timestamp'],
@@ -44,7 +45,7 @@ partition_heads as (
             changed.code,
             changed.candle_timestamp
         from {{ ref('int_market_candle_partition_heads') }} as changed
-        where {{ kafka_elt.incremental_watermark('changed.last_ingested_at', 'last_ingested_at') }}
+        where {{ kafka_elt.newer_than_stored('changed.built_at', 'built_at') }}
     )
     {% endif %}
 
@@ -65,7 +66,7 @@ stored_candles as (
             changed.code,
             changed.candle_timestamp
         from {{ ref('int_market_candle_partition_heads') }} as changed
-        where {{ kafka_elt.incremental_watermark('changed.last_ingested_at', 'last_ingested_at') }}
+        where {{ kafka_elt.newer_than_stored('changed.built_at', 'built_at') }}
     )
 
 ),
@@ -81,7 +82,10 @@ ranked as (
         ) as recency_rank,
         max(last_ingested_at) over (
             partition by code, candle_timestamp
-        ) as candle_last_ingested_at
+        ) as candle_last_ingested_at,
+        max(built_at) over (
+            partition by code, candle_timestamp
+        ) as candle_built_at
 
     from partition_heads
 
@@ -114,7 +118,10 @@ winners as (
             {{ kafka_elt.epoch_milliseconds('latest_produced_at') }} * 1000000 + kafka_partition
             as {{ dbt.type_bigint() }}
         ) as record_version,
-        candle_last_ingested_at as last_ingested_at
+        candle_last_ingested_at as last_ingested_at,
+        -- the newest dbt run that wrote one of the candle's heads: the next run reads
+        -- the heads written after it
+        candle_built_at as built_at
 
     from ranked
     where recency_rank = 1
@@ -126,7 +133,7 @@ final as (
     select winners.*
     from winners
     {% if is_incremental() %}
-    -- only candles whose winning message changed (the lookback recomputes more)
+    -- only candles whose winning message changed
     left join stored_candles
         on
             winners.code = stored_candles.code

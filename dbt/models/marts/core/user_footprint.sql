@@ -3,9 +3,9 @@
     offset), also as footprint_id. The old consumer's columns (link, request,
     footprint_time in UTC) plus the visited path and the UTC visit date.
 
-    Incremental and idempotent: a replayed event has the same identity and the same
-    content and is upserted onto itself; events already in the table (the lookback
-    re-reads them on every run) are skipped.
+    Incremental and idempotent: each run reads the offsets after the newest one stored
+    per partition (after_stored_offsets), so an event is read once; a replayed event
+    would have the same identity and content and be upserted onto itself.
 -#}
 {{
     config(
@@ -15,6 +15,8 @@
             {'columns': ['kafka_topic', 'kafka_partition', 'kafka_offset'], 'unique': True},
             {'columns': ['ingested_at']},
             {'columns': ['produced_at']},
+            {'columns': ['built_at']},
+            {'columns': ['visit_date']},
         ]),
         engine='ReplacingMergeTree(ingested_at)',
         partition_by='toYYYYMM(visit_date)',
@@ -28,15 +30,9 @@ web_footprints as (
 
     select * from {{ ref('stg_kafka__web_footprints') }} as staged
     where
-        -- the cheap load-time window first: ClickHouse evaluates AND left to right and
-        -- would otherwise decode the JSON of every raw row to test the others
-        {{ kafka_elt.incremental_watermark('staged.ingested_at', 'ingested_at') if is_incremental() else 'true' }}
-        and {{ kafka_elt.not_in_relation(
-            'staged',
-            ['kafka_topic', 'kafka_partition', 'kafka_offset'],
-            this,
-            kafka_elt.incremental_watermark('ingested_at', 'ingested_at'),
-        ) if is_incremental() else 'true' }}
+        -- the offsets after those already stored, first: ClickHouse evaluates AND left
+        -- to right and would otherwise compute the others for every raw row
+        {{ kafka_elt.after_stored_offsets('staged') }}
         and staged.footprint_at is not null
         and staged.link is not null
         and staged.http_method is not null
@@ -60,7 +56,10 @@ final as (
         {{ kafka_elt.assume_not_null(kafka_elt.utc_date('footprint_at')) }} as visit_date,
 
         produced_at,
-        ingested_at
+        ingested_at,
+        -- the dbt run that wrote the row: the dashboard marts read the rows written
+        -- since their own last run
+        {{ kafka_elt.run_started() }} as built_at
 
     from web_footprints
 

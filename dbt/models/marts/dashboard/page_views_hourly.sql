@@ -1,19 +1,53 @@
--- Page views per visited path per UTC hour.
+{#-
+    Page views per visited path per UTC hour.
+
+    Incremental: the hours of the page visits written since the newest run this table
+    holds (user_footprint.built_at) are counted again in full and upserted by
+    (hour_started_at, link_path). A visit is never removed from user_footprint, so a
+    (hour, path) once counted only grows and no row has to be deleted. Over a year of
+    visits this table holds millions of rows (one per hour and path visited): rebuilding
+    it on every run cost 30-60 s on PostgreSQL in bench/volume.py.
+-#}
 {{
     config(
-        engine='MergeTree()',
+        materialized='incremental',
+        on_schema_change='fail',
+        unique_key=['hour_started_at', 'link_path'],
+        incremental_strategy=kafka_elt.upsert_strategy(),
+        engine='ReplacingMergeTree(built_at)',
         order_by=['hour_started_at', 'link_path'],
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['hour_started_at', 'link_path'], 'unique': True},
+            {'columns': ['visit_date']},
+            {'columns': ['built_at']},
         ]),
     )
 }}
 
 with
 
+{% if is_incremental() %}
+changed_hours as (
+
+    select distinct
+        {{ kafka_elt.utc_hour('footprint_time') }} as hour_started_at,
+        visit_date
+
+    from {{ ref('user_footprint') }}
+    where {{ kafka_elt.newer_than_stored('built_at', 'built_at') }}
+
+),
+{% endif %}
+
 user_footprint as (
 
     select * from {{ ref('user_footprint') }}
+    {% if is_incremental() %}
+    -- the days first: both engines find them by index (PostgreSQL) or sort key
+    where
+        visit_date in (select changed_hours.visit_date from changed_hours)
+        and {{ kafka_elt.utc_hour('footprint_time') }} in (select changed_hours.hour_started_at from changed_hours)
+    {% endif %}
 
 ),
 
@@ -22,7 +56,8 @@ hourly as (
     select
         {{ kafka_elt.utc_hour('footprint_time') }} as hour_started_at,
         link_path,
-        count(*) as page_view_count
+        count(*) as page_view_count,
+        max(built_at) as built_at
 
     from user_footprint
     group by 1, 2
@@ -35,7 +70,9 @@ final as (
         {{ kafka_elt.assume_not_null('hour_started_at') }} as hour_started_at,
         {{ kafka_elt.utc_date('hour_started_at') }} as visit_date,
         link_path,
-        cast(page_view_count as {{ dbt.type_bigint() }}) as page_view_count
+        cast(page_view_count as {{ dbt.type_bigint() }}) as page_view_count,
+        -- the newest run that wrote one of the hour's visits
+        {{ kafka_elt.assume_not_null('built_at') }} as built_at
 
     from hourly
 

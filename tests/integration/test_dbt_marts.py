@@ -574,7 +574,8 @@ def test_resent_candle_update_changes_that_row_only(scenario, ch_client, artifac
     # The candle to update: a TEST-ETH candle (keyless), with its current state.
     target_row = next(row for row in before["postgres"] if row[1] == "TEST-ETH")
     code, ts, updated_at, partition = target_row[1], target_row[2], target_row[11], target_row[12]
-    other = (partition + 1) % 3
+    other = PARTITION_BASE + (partition - PARTITION_BASE + 1) % 3
+    third = PARTITION_BASE + (partition - PARTITION_BASE + 2) % 3
     offsets: OffsetCounter = scenario["offsets"]
     new_price = round(float(target_row[6]) + 123.45, 2)
     payload = {
@@ -603,8 +604,8 @@ def test_resent_candle_update_changes_that_row_only(scenario, ch_client, artifac
         # stale: an older Kafka timestamp in a third partition -> loses
         RawMessage(
             CANDLE_TOPIC,
-            (partition + 2) % 3,
-            offsets.take((partition + 2) % 3),
+            third,
+            offsets.take(third),
             None,
             candle_value(stale, envelope=False),
             updated_at - timedelta(seconds=5),

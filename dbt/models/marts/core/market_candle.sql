@@ -128,7 +128,7 @@ winners as (
 
 ),
 
-final as (
+typed as (
 
     select winners.*
     from winners
@@ -144,6 +144,17 @@ final as (
         or winners.kafka_offset != stored_candles.kafka_offset
         or winners.record_version != stored_candles.record_version
     {% endif %}
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('market_candle') }} as row_checksum
+
+    from typed
 
 )
 

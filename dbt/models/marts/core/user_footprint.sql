@@ -39,7 +39,7 @@ web_footprints as (
 
 ),
 
-final as (
+typed as (
 
     select
         footprint_id,
@@ -62,6 +62,17 @@ final as (
         {{ kafka_elt.run_started() }} as built_at
 
     from web_footprints
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('user_footprint') }} as row_checksum
+
+    from typed
 
 )
 

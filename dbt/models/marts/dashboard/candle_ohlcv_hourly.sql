@@ -73,7 +73,7 @@ hourly as (
 
 ),
 
-final as (
+typed as (
 
     select
         code,
@@ -88,6 +88,17 @@ final as (
         last_updated_at
 
     from hourly
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('candle_ohlcv_hourly') }} as row_checksum
+
+    from typed
 
 )
 

@@ -105,7 +105,7 @@ joined as (
 
 ),
 
-final as (
+typed as (
 
     select
         code,
@@ -122,6 +122,17 @@ final as (
         cast(trade_value_24h as {{ kafka_elt.decimal_type() }}) as trade_value_24h
 
     from joined
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('latest_price') }} as row_checksum
+
+    from typed
 
 )
 

@@ -64,7 +64,7 @@ hourly as (
 
 ),
 
-final as (
+typed as (
 
     select
         {{ kafka_elt.assume_not_null('hour_started_at') }} as hour_started_at,
@@ -75,6 +75,17 @@ final as (
         {{ kafka_elt.assume_not_null('built_at') }} as built_at
 
     from hourly
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('page_views_hourly') }} as row_checksum
+
+    from typed
 
 )
 

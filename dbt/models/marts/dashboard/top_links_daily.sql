@@ -64,7 +64,7 @@ ranked as (
 
 ),
 
-final as (
+typed as (
 
     select
         visit_date,
@@ -76,6 +76,17 @@ final as (
 
     from ranked
     where link_rank <= {{ var('top_links_per_day') | int }}
+
+),
+
+final as (
+
+    select
+        typed.*,
+        -- what mart_checksums sums (macros/checksum_columns.sql)
+        {{ kafka_elt.row_checksum('top_links_daily') }} as row_checksum
+
+    from typed
 
 )
 

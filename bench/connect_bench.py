@@ -53,7 +53,16 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from phases import BenchError, Phase, Snapshot, dbt_parse, run_dbt, run_drains  # bench/, beside this script
+from phases import (  # bench/, beside this script
+    BenchError,
+    Phase,
+    Snapshot,
+    dbt_parse,
+    run_dbt,
+    run_drains,
+    stack_ch,
+    stack_pg,
+)
 
 from kafka_elt.stack.config import StackConfig
 
@@ -217,19 +226,10 @@ class Databases:
 
     def pg(self, role: str):
         """A psycopg connection as the loader (raw, sink) or dbt (mart) role, autocommit."""
-        import psycopg
-
-        cfg = self.cfg
-        user, password = {"loader": ("LOADER_USER", "LOADER_PASSWORD"), "dbt": ("DBT_USER", "DBT_PASSWORD")}[
-            role
-        ]
-        return psycopg.connect(host=cfg.host, port=cfg.port("POSTGRES"), dbname=cfg["WAREHOUSE_DB"],
-                               user=cfg[user], password=cfg[password], autocommit=True)  # fmt: skip
+        return stack_pg(self.cfg, role)
 
     def ch(self):
-        from kafka_elt.ingest.connections import Connections
-
-        return Connections().clickhouse()
+        return stack_ch()
 
     def prepare(self, spec) -> None:
         from kafka_elt.ingest.connections import Connections

@@ -87,6 +87,26 @@ class Phase:
         return max(self.machine_busy - self.cpu_total, 0.0)
 
 
+# ---------------------------------------------------------------- connections
+
+
+def stack_pg(cfg: StackConfig, role: str):
+    """A psycopg connection to the stack's warehouse as the loader (raw tables) or the
+    dbt role (marts), autocommit."""
+    import psycopg
+
+    user, password = {"loader": ("LOADER_USER", "LOADER_PASSWORD"), "dbt": ("DBT_USER", "DBT_PASSWORD")}[role]
+    return psycopg.connect(host=cfg.host, port=cfg.port("POSTGRES"), dbname=cfg["WAREHOUSE_DB"],
+                           user=cfg[user], password=cfg[password], autocommit=True)  # fmt: skip
+
+
+def stack_ch():
+    """A clickhouse_connect client as the pipeline's ClickHouse connection."""
+    from kafka_elt.ingest.connections import Connections
+
+    return Connections().clickhouse()
+
+
 # ---------------------------------------------------------------- the drain
 
 

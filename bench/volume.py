@@ -42,7 +42,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from phases import BenchError, Phase, Snapshot, dbt_parse, run_dbt, run_drains
+from phases import BenchError, Phase, Snapshot, dbt_parse, run_dbt, run_drains, stack_ch, stack_pg
 
 from kafka_elt.stack.config import StackConfig
 
@@ -89,19 +89,10 @@ class Run:
         return [self.candles, self.visits]
 
     def pg(self, role: str):
-        import psycopg
-
-        cfg = self.cfg
-        user, password = {"loader": ("LOADER_USER", "LOADER_PASSWORD"), "dbt": ("DBT_USER", "DBT_PASSWORD")}[
-            role
-        ]
-        return psycopg.connect(host=cfg.host, port=cfg.port("POSTGRES"), dbname=cfg["WAREHOUSE_DB"],
-                               user=cfg[user], password=cfg[password], autocommit=True)  # fmt: skip
+        return stack_pg(self.cfg, role)
 
     def ch(self):
-        from kafka_elt.ingest.connections import Connections
-
-        return Connections().clickhouse()
+        return stack_ch()
 
     def prepare(self) -> None:
         from confluent_kafka.admin import AdminClient, NewTopic

@@ -1,10 +1,9 @@
 {#- The engine-specific bodies of the generic test unique_combination_of_columns
     (tests/generic/unique_combination_of_columns.sql). -#}
 
-{% macro default__test_unique_combination_of_columns(model, combination_of_columns) %}
-
-with
-
+{#- Two CTEs: `grain` (each combination and its row count, over the rows where `only_if`
+    holds) and `violations` (combinations seen twice or holding a NULL). -#}
+{% macro grain_violations(model, combination_of_columns, only_if=none) -%}
 grain as (
 
     select
@@ -12,6 +11,9 @@ grain as (
         count(*) as row_count
 
     from {{ model }}
+    {%- if only_if %}
+    where {{ only_if }}
+    {%- endif %}
     group by {{ combination_of_columns | join(', ') }}
 
 ),
@@ -26,6 +28,13 @@ violations as (
         {%- endfor %}
 
 )
+{%- endmacro %}
+
+{% macro default__test_unique_combination_of_columns(model, combination_of_columns) %}
+
+with
+
+{{ kafka_elt.grain_violations(model, combination_of_columns) }}
 
 select * from violations
 
@@ -63,17 +72,7 @@ enforced as (
 
 ),
 
-grain as (
-
-    select
-        {{ combination_of_columns | join(', ') }},
-        count(*) as row_count
-
-    from {{ model }}
-    where not (select enforced.by_index from enforced)
-    group by {{ combination_of_columns | join(', ') }}
-
-),
+{{ kafka_elt.grain_violations(model, combination_of_columns, 'not (select enforced.by_index from enforced)') }},
 
 nulls as (
 
@@ -92,14 +91,9 @@ nulls as (
 
 ),
 
-violations as (
+all_violations as (
 
-    select * from grain
-    where
-        row_count > 1
-        {%- for column in combination_of_columns %}
-        or {{ column }} is null
-        {%- endfor %}
+    select * from violations
 
     union all
 
@@ -107,6 +101,6 @@ violations as (
 
 )
 
-select * from violations
+select * from all_violations
 
 {% endmacro %}

@@ -377,14 +377,15 @@ def candle_rows(ch_client, where: str) -> dict[str, list[tuple]]:
     }
 
 
-def checksums(ch_client) -> dict[str, dict[str, tuple[int, str]]]:
-    """engine -> mart -> (rows, checksum), read as the dashboard benchmark reads them."""
+def checksums(ch_client, schema: str | None = None) -> dict[str, dict[str, tuple[int, str]]]:
+    """engine -> mart -> (rows, checksum), read as the dashboard benchmark reads them;
+    ``schema``: another build of the marts (default: the target's)."""
     pg = PostgresEngine(dbt_pg_connection())
     try:
-        found = read_checksums(pg, f"{pg_schema()}.mart_checksums")
+        found = read_checksums(pg, f"{schema or pg_schema()}.mart_checksums")
     finally:
         pg.close()
-    found += read_checksums(ClickHouseEngine(ch_client), f"{ch_database()}.mart_checksums")
+    found += read_checksums(ClickHouseEngine(ch_client), f"{schema or ch_database()}.mart_checksums")
     return checksums_by_engine(found)
 
 
@@ -663,13 +664,7 @@ def test_first_build_of_one_topic_counts_unbuilt_marts_as_empty(scenario, ch_cli
             results = run_dbt("build", target, artifacts / "first", *select, env_extra=env)
             built = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
             assert {"market_candle", "mart_checksums"} <= built and "user_footprint" not in built
-        pg = PostgresEngine(dbt_pg_connection())
-        try:
-            found = read_checksums(pg, f"{schema}.mart_checksums")
-        finally:
-            pg.close()
-        found += read_checksums(ClickHouseEngine(ch_client), f"{schema}.mart_checksums")
-        by_engine = checksums_by_engine(found)
+        by_engine = checksums(ch_client, schema)
         assert by_engine["postgres"] == by_engine["clickhouse"]
         for mart in ("user_footprint", "page_views_hourly", "top_links_daily"):
             assert by_engine["postgres"][mart] == (0, "0"), mart

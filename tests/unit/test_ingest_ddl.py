@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kafka_elt.ingest.ddl import (
+    Present,
     SqlTemplate,
     added_columns,
     apply_clickhouse,
@@ -26,6 +27,7 @@ def test_render_substitutes_every_placeholder(engine):
         f"{engine}/raw_schema.sql",
         f"{engine}/raw_topic_table.sql",
         f"{engine}/raw_decoded_footprint.sql",
+        *(["clickhouse/raw_topic_index.sql"] if engine == "clickhouse" else []),
     ]
     text = "\n".join(sql for _, sql in scripts)
     assert "${" not in text
@@ -69,13 +71,18 @@ def test_clickhouse_scripts_split_into_ddl_statements():
     ]
     assert all("ReplacingMergeTree" in s for s in statements[1:3])
     # Then one ALTER per decoded column (what sqlfluff's ClickHouse dialect parses).
-    assert [added_columns(s) for s in statements[3:]] == [
+    assert [added_columns(s) for s in statements[3:-2]] == [
         [DECODED_AT_LOAD],
         *([name] for name, _, _ in KIND_COLUMNS["market_candle"]),
     ]
     assert all(
-        s.startswith("alter table raw.market_candle add column if not exists ") for s in statements[3:]
+        s.startswith("alter table raw.market_candle add column if not exists ") for s in statements[3:-2]
     )
+    # Then the skip index on ingested_at, added and built for the parts already written.
+    assert statements[-2:] == [
+        "alter table raw.market_candle add index if not exists ingested_at_minmax ingested_at type minmax granularity 1",
+        "alter table raw.market_candle materialize index ingested_at_minmax",
+    ]
 
 
 def test_added_columns_only_for_add_column_statements():
@@ -93,9 +100,9 @@ def test_an_add_column_statement_is_needed_until_every_column_exists():
 
     def existing():
         asked.append(1)
-        return {"a", "b"}
+        return Present(columns=frozenset({"a", "b"}))
 
-    assert needed("create table if not exists raw.t (a text)", existing) and not asked
+    assert needed("select 1", existing) and not asked
     assert not needed(
         "alter table raw.t add column if not exists a text, add column if not exists b text", existing
     )
@@ -104,19 +111,46 @@ def test_an_add_column_statement_is_needed_until_every_column_exists():
     )
 
 
+@pytest.mark.parametrize("on", ["", " on cluster 'c'"])
+def test_a_create_or_index_statement_is_needed_until_its_object_exists(on):
+    present = Present(
+        databases=frozenset({"raw"}), tables=frozenset({"raw.t"}), indexes=frozenset({"ingested_at_minmax"})
+    )
+    none = Present()
+    for statement in (
+        f"create database if not exists raw{on}",
+        f"create table if not exists raw.t{on} (a String) engine = MergeTree order by a",
+        f"alter table raw.t{on} add index if not exists ingested_at_minmax ingested_at type minmax granularity 1",
+        f"alter table raw.t{on} materialize index ingested_at_minmax",
+    ):
+        assert not needed(statement, lambda: present), statement
+        assert needed(statement, lambda: none), statement
+    assert needed(
+        f"create table if not exists raw.other{on} (a String) engine = MergeTree order by a", lambda: present
+    )
+    assert needed(f"alter table raw.t{on} materialize index other_index", lambda: present)
+
+
 class _Result:
     def __init__(self, rows):
         self.result_rows = rows
 
 
 class FakeClickHouse:
-    def __init__(self, columns: set[str]) -> None:
-        self.columns, self.commands, self.queries = columns, [], 0
+    """A server holding ``columns`` of raw.market_candle, and the database, both tables
+    and the skip index when ``complete`` (a table created before the index when not)."""
+
+    def __init__(self, columns: set[str], complete: bool = False) -> None:
+        self.columns, self.complete, self.commands, self.queries = columns, complete, [], 0
 
     def query(self, sql, parameters):
         self.queries += 1
-        assert parameters == {"database": "raw", "table": "market_candle"}
-        return _Result([(c,) for c in self.columns])
+        assert parameters == {"database": "raw", "table": "market_candle", "dead_letter_table": "dead_letter"}
+        rows = [("column", c) for c in self.columns]
+        if self.complete:
+            rows += [("database", "raw"), ("table", "raw.market_candle"), ("table", "raw.dead_letter")]
+            rows += [("index", "ingested_at_minmax")]
+        return _Result(rows)
 
     def command(self, statement):
         self.commands.append(statement)
@@ -126,21 +160,27 @@ def test_clickhouse_adds_only_the_missing_columns_and_asks_once():
     spec = get_topic("market_candle")
     fresh = FakeClickHouse(columns=set())
     apply_clickhouse(fresh, spec)
-    assert len(fresh.commands) == 3 + 1 + len(KIND_COLUMNS["market_candle"]) and fresh.queries == 1
-    upgraded = FakeClickHouse(
-        columns={DECODED_AT_LOAD, *(name for name, _, _ in KIND_COLUMNS["market_candle"])}
-    )
+    assert len(fresh.commands) == 3 + 1 + len(KIND_COLUMNS["market_candle"]) + 2 and fresh.queries == 1
+    every_column = {DECODED_AT_LOAD, *(name for name, _, _ in KIND_COLUMNS["market_candle"])}
+    # Tables from before the decoded columns and the index: the CREATEs are sent (this
+    # fake says the tables are missing), then the index, built for the rows already there.
+    upgraded = FakeClickHouse(columns=every_column)
     apply_clickhouse(upgraded, spec)
-    assert [c.split()[:2] for c in upgraded.commands] == [
+    assert [c.split()[:2] for c in upgraded.commands[:3]] == [
         ["create", "database"],
         ["create", "table"],
         ["create", "table"],
     ]
+    assert [c.split()[3:5] for c in upgraded.commands[3:]] == [["add", "index"], ["materialize", "index"]]
     half = FakeClickHouse(columns={DECODED_AT_LOAD, "code"})
     apply_clickhouse(half, spec)
-    assert [added_columns(c) for c in half.commands[3:]] == [
+    assert [added_columns(c) for c in half.commands[3:-2]] == [
         [name] for name, _, _ in KIND_COLUMNS["market_candle"] if name != "code"
     ]
+    # Everything there: nothing is sent, after one question.
+    complete = FakeClickHouse(columns=every_column, complete=True)
+    apply_clickhouse(complete, spec)
+    assert complete.commands == [] and complete.queries == 1
 
 
 class FakePostgresCursor:

@@ -52,7 +52,8 @@ def files_substituted(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:
     """What render() gave before the cluster setting: the files, placeholders replaced."""
     params = {"schema": spec.raw_schema, "table": spec.table, "dead_letter_table": spec.dead_letter_table}
     rendered = []
-    for name in ("raw_schema.sql", "raw_topic_table.sql", f"raw_decoded_{spec.kind}.sql"):
+    extra = ("raw_topic_index.sql",) if engine == "clickhouse" else ()
+    for name in ("raw_schema.sql", "raw_topic_table.sql", f"raw_decoded_{spec.kind}.sql", *extra):
         sql = (SQL_DIR / engine / name).read_text()
         for key, value in params.items():
             sql = sql.replace("${" + key + "}", value)
@@ -92,7 +93,7 @@ def test_on_a_cluster_every_statement_runs_on_cluster_with_a_replicated_engine(s
     scripts = render("clickhouse", spec)
     assert [name for name, _ in scripts] == [name for name, _ in files_substituted("clickhouse", spec)]
     clustered, plain = statements(scripts), statements(files_substituted("clickhouse", spec))
-    assert len(clustered) == len(plain) == 3 + 1 + len(KIND_COLUMNS[spec.kind])
+    assert len(clustered) == len(plain) == 3 + 1 + len(KIND_COLUMNS[spec.kind]) + 2
     schema, dead, table = spec.raw_schema, spec.dead_letter_table, spec.table
     assert clustered[:3] == [
         f"create database if not exists {schema}{ON_CLUSTER}",
@@ -111,8 +112,8 @@ def test_on_a_cluster_every_statement_runs_on_cluster_with_a_replicated_engine(s
         for s in plain[3:]
     ]
     assert all(ON_CLUSTER in s for s in clustered[3:])
-    # Still one column per ALTER, recognised by the column check.
-    assert [added_columns(s) for s in clustered[3:]] == [
+    # Still one column per ALTER, recognised by the column check; then the skip index.
+    assert [added_columns(s) for s in clustered[3:-2]] == [
         [DECODED_AT_LOAD],
         *([n] for n, _, _ in KIND_COLUMNS[spec.kind]),
     ]
@@ -122,6 +123,19 @@ def _clickhouse_formats(statement: str) -> str:
     """The statement as ClickHouse's parser reads it back (formatQuery parses only)."""
     literal = "'" + statement.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return chdb.query(f"select formatQuerySingleLine({literal})", "TabSeparatedRaw").bytes().decode().strip()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.topic)
+def test_clickhouse_parses_the_ddl_on_one_server(monkeypatch, spec):
+    """sqlfluff's ClickHouse dialect cannot read raw_topic_index.sql (no skip-index
+    clause), so ClickHouse's own parser reads every statement instead."""
+    monkeypatch.delenv(CLICKHOUSE_CLUSTER_ENV, raising=False)
+    formatted = [_clickhouse_formats(statement) for statement in statements(render("clickhouse", spec))]
+    assert formatted[-2:] == [
+        f"ALTER TABLE {spec.raw_schema}.{spec.table} (ADD INDEX IF NOT EXISTS ingested_at_minmax ingested_at "
+        "TYPE minmax GRANULARITY 1)",
+        f"ALTER TABLE {spec.raw_schema}.{spec.table} (MATERIALIZE INDEX ingested_at_minmax)",
+    ]
 
 
 @pytest.mark.usefixtures("clustered")
@@ -186,21 +200,24 @@ def test_on_cluster_refuses_what_it_cannot_run_on_every_replica(statement, error
 
 
 @pytest.mark.usefixtures("clustered")
-def test_apply_clickhouse_sends_the_cluster_ddl_and_skips_existing_columns():
+def test_apply_clickhouse_sends_the_cluster_ddl_and_skips_what_exists():
     spec = get_topic("market_candle")
     expected = statements(render("clickhouse", spec))
     fresh = FakeClickHouse(columns=set())
     apply_clickhouse(fresh, spec)
     assert fresh.commands == expected and fresh.queries == 1
     assert all(ON_CLUSTER in c for c in fresh.commands)
-    upgraded = FakeClickHouse(
-        columns={DECODED_AT_LOAD, *(name for name, _, _ in KIND_COLUMNS["market_candle"])}
-    )
+    every_column = {DECODED_AT_LOAD, *(name for name, _, _ in KIND_COLUMNS["market_candle"])}
+    upgraded = FakeClickHouse(columns=every_column)
     apply_clickhouse(upgraded, spec)
-    assert upgraded.commands == expected[:3]
+    assert upgraded.commands == expected[:3] + expected[-2:]
+    # A complete raw layer sends nothing: no ON CLUSTER statement to wait on a replica that is down.
+    complete = FakeClickHouse(columns=every_column, complete=True)
+    apply_clickhouse(complete, spec)
+    assert complete.commands == []
     half = FakeClickHouse(columns={DECODED_AT_LOAD, "code"})
     apply_clickhouse(half, spec)
-    assert [added_columns(c) for c in half.commands[3:]] == [
+    assert [added_columns(c) for c in half.commands[3:-2]] == [
         [name] for name, _, _ in KIND_COLUMNS["market_candle"] if name != "code"
     ]
 

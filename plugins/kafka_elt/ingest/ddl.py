@@ -7,7 +7,11 @@ columns of ``raw_decoded_<kind>.sql``) come as ``alter table ... add column if n
 exists``; such a statement is skipped when its table already has every column it adds,
 because both engines do work for it even then (PostgreSQL takes the table's exclusive
 lock, which would queue behind a long dbt read and hold up the loaders behind it;
-ClickHouse rewrites the table's metadata).
+ClickHouse rewrites the table's metadata). ClickHouse's skip index
+(``raw_topic_index.sql``: add, then materialize for the parts already written) is sent
+only while the table lacks it, and on ClickHouse a CREATE whose database or table
+exists is not sent either: a run that finds the raw layer complete sends no DDL, which
+on a cluster means no ``on cluster`` statement waiting for a replica that is down.
 
 On a replicated ClickHouse cluster (environment variable ``CLICKHOUSE_CLUSTER``, read at
 each render; README, "Distributed") every ClickHouse statement runs ``on cluster`` and
@@ -18,10 +22,12 @@ moves the raw layer and the marts together. Without it the SQL is exactly the fi
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 _FILES = ("raw_schema.sql", "raw_topic_table.sql")
 # Per message kind: the columns its validator decodes (settings.KIND_COLUMNS).
 _KIND_FILE = "raw_decoded_{kind}.sql"
+# Last, after every column: what one engine adds to its topic tables.
+_ENGINE_FILES = {"postgres": (), "clickhouse": ("raw_topic_index.sql",)}
 
 # Several ingestion DAGs start at once on the same schedule; concurrent `create ... if
 # not exists` of one object can still collide in PostgreSQL's catalog (unique violation
@@ -63,7 +71,7 @@ def render(engine: str, spec: TopicSpec) -> list[tuple[str, str]]:
     params = {"schema": spec.raw_schema, "table": spec.table, "dead_letter_table": spec.dead_letter_table}
     cluster = clickhouse_cluster() if engine == "clickhouse" else ""
     rendered = []
-    for name in (*_FILES, _KIND_FILE.format(kind=spec.kind)):
+    for name in (*_FILES, _KIND_FILE.format(kind=spec.kind), *_ENGINE_FILES[engine]):
         path: Path = SQL_DIR / engine / name
         sql = SqlTemplate(path.read_text()).substitute(params)
         if cluster:
@@ -176,6 +184,12 @@ _ADD_COLUMNS = re.compile(
     r"\s*alter\s+table\s+\S+\s+(?:on\s+cluster\s+\S+\s+)?add\s+column\s+if\s+not\s+exists\s", re.I
 )
 _ADDED_COLUMN = re.compile(r"\badd\s+column\s+if\s+not\s+exists\s+(\w+)", re.I)
+_INDEX = re.compile(
+    r"\s*alter\s+table\s+\S+\s+(?:on\s+cluster\s+\S+\s+)?"
+    r"(?:add\s+index\s+if\s+not\s+exists|materialize\s+index)\s+(\w+)",
+    re.I,
+)
+_CREATED = re.compile(r"\s*create\s+(database|table)\s+if\s+not\s+exists\s+([\w.]+)", re.I)
 
 
 def added_columns(statement: str) -> list[str]:
@@ -187,18 +201,47 @@ def added_columns(statement: str) -> list[str]:
     return _ADDED_COLUMN.findall(statement)
 
 
-def needed(statement: str, existing_columns: Callable[[], set[str]]) -> bool:
-    """False for an add-column statement whose columns all exist (``existing_columns``
-    is asked only for such statements)."""
+@dataclass(frozen=True)
+class Present:
+    """What of one topic's raw layer a server holds already: databases, tables
+    (``schema.table``), the topic table's columns and skip indexes."""
+
+    databases: frozenset[str] = frozenset()
+    tables: frozenset[str] = frozenset()
+    columns: frozenset[str] = frozenset()
+    indexes: frozenset[str] = frozenset()
+
+
+def needed(statement: str, present: Callable[[], Present]) -> bool:
+    """False for a statement with nothing left to do: an add-column whose columns all
+    exist, an add or materialize of a skip index that exists, a create-if-not-exists of
+    a database or table that exists. ``present`` is asked only for such statements."""
     columns = added_columns(statement)
-    return not columns or not set(columns) <= existing_columns()
+    if columns:
+        return not set(columns) <= present().columns
+    index = _INDEX.match(statement)
+    if index:
+        return index[1] not in present().indexes
+    created = _CREATED.match(statement)
+    if created:
+        kind, name = created[1].lower(), created[2]
+        return name not in (present().databases if kind == "database" else present().tables)
+    return True
 
 
 _PG_COLUMNS = """
 select attname from pg_attribute
 where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
 """
-_CH_COLUMNS = "select name from system.columns where database = {database:String} and table = {table:String}"
+# One round trip for all that apply_clickhouse may skip.
+_CH_PRESENT = """
+select 'database', name from system.databases where name = {database:String}
+union all select 'table', concat(database, '.', name) from system.tables
+    where database = {database:String} and name in ({table:String}, {dead_letter_table:String})
+union all select 'column', name from system.columns where database = {database:String} and table = {table:String}
+union all select 'index', name from system.data_skipping_indices
+    where database = {database:String} and table = {table:String}
+"""
 
 
 def _postgres_statements(script: str) -> list[str]:
@@ -212,13 +255,15 @@ def apply_postgres(conn, spec: TopicSpec) -> None:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(_PG_DDL_LOCK)
 
-            def existing_columns() -> set[str]:
+            @functools.cache  # as in apply_clickhouse
+            def present() -> Present:
+                # Columns only: PostgreSQL's create-if-not-exists costs nothing to repeat.
                 cur.execute(_PG_COLUMNS, (f"{spec.raw_schema}.{spec.table}",))
-                return {row[0] for row in cur.fetchall()}
+                return Present(columns=frozenset(row[0] for row in cur.fetchall()))
 
             for _name, script in render("postgres", spec):
                 for statement in _postgres_statements(script):
-                    if needed(statement, existing_columns):
+                    if needed(statement, present):
                         cur.execute(statement)
     except Exception as exc:
         raise DdlError(
@@ -232,13 +277,20 @@ def apply_postgres(conn, spec: TopicSpec) -> None:
 def apply_clickhouse(client, spec: TopicSpec) -> None:
     """Apply the ClickHouse DDL statement by statement (clickhouse_connect client)."""
 
-    known: list[set[str]] = []  # asked once: one column per ALTER, each in one statement
-
-    def existing_columns() -> set[str]:
-        if not known:
-            result = client.query(_CH_COLUMNS, parameters={"database": spec.raw_schema, "table": spec.table})
-            known.append({row[0] for row in result.result_rows})
-        return known[0]
+    # Asked once, before the first statement that may be skipped, and kept: each statement
+    # of include/sql adds one thing that no later statement asks about, but for the
+    # index's materialize, which must run after its add when both found it missing.
+    @functools.cache
+    def present() -> Present:
+        parameters = {
+            "database": spec.raw_schema,
+            "table": spec.table,
+            "dead_letter_table": spec.dead_letter_table,
+        }
+        found: dict[str, set[str]] = {"database": set(), "table": set(), "column": set(), "index": set()}
+        for kind, name in client.query(_CH_PRESENT, parameters=parameters).result_rows:
+            found[kind].add(name)
+        return Present(*(frozenset(found[kind]) for kind in ("database", "table", "column", "index")))
 
     cluster = clickhouse_cluster()
     also = (
@@ -250,7 +302,7 @@ def apply_clickhouse(client, spec: TopicSpec) -> None:
     for name, script in render("clickhouse", spec):
         for statement in split_statements(script):
             try:
-                if needed(statement, existing_columns):
+                if needed(statement, present):
                     client.command(statement)
             except Exception as exc:
                 raise DdlError(

@@ -29,14 +29,37 @@
 with
 
 {% if is_incremental() %}
-changed_hours as (
+changed_candles as (
 
-    select distinct
+    select
         code,
+        "timestamp",
         {{ kafka_elt.utc_hour('candle_started_at') }} as hour_started_at
 
     from {{ ref('market_candle') }}
     where {{ kafka_elt.newer_than_stored('built_at', 'built_at') }}
+
+),
+
+changed_hours as (
+
+    select distinct
+        code,
+        hour_started_at
+
+    from changed_candles
+
+),
+
+-- the whole hours around the changed candles, in market_candle's own "timestamp"
+-- (epoch seconds): with the codes, a range of its (code, "timestamp") index or sort key
+changed_span as (
+
+    select
+        min("timestamp") - min("timestamp") % 3600 as span_start,
+        max("timestamp") - max("timestamp") % 3600 + 3600 as span_end
+
+    from changed_candles
 
 ),
 {% endif %}
@@ -46,7 +69,10 @@ market_candle as (
     select * from {{ ref('market_candle') }}
     {% if is_incremental() %}
     where
-        (code, {{ kafka_elt.utc_hour('candle_started_at') }}) in (
+        code in (select changed_hours.code from changed_hours)
+        and "timestamp" >= (select changed_span.span_start from changed_span)
+        and "timestamp" < (select changed_span.span_end from changed_span)
+        and (code, {{ kafka_elt.utc_hour('candle_started_at') }}) in (
             select
                 changed_hours.code,
                 changed_hours.hour_started_at

@@ -497,6 +497,9 @@ def airflow_env_problems(compose: Compose) -> list[str]:
         "DO_NOT_TRACK": "1",
         "SCARF_NO_ANALYTICS": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # One setting moves the raw DDL, the loader's quorum inserts and dbt to a
+        # replicated ClickHouse cluster (README, "Distributed"): every component gets it.
+        "CLICKHOUSE_CLUSTER": "${CLICKHOUSE_CLUSTER:-}",
     }
     # Must be identical in every component: tokens, encrypted values and the DB are shared.
     shared = (

@@ -261,6 +261,12 @@ COMPOSE_MUTATIONS: list[tuple[str, str, str, Rule]] = [
         airflow_env_problems,
     ),
     (
+        "the ClickHouse cluster setting not passed on",
+        "    CLICKHOUSE_CLUSTER: ${CLICKHOUSE_CLUSTER:-}\n",
+        "",
+        airflow_env_problems,
+    ),
+    (
         "api-server with its own JWT secret",
         '      AIRFLOW__API__PORT: "8080"\n',
         '      AIRFLOW__API__PORT: "8080"\n      AIRFLOW__API_AUTH__JWT_SECRET: ${OTHER_SECRET:?x}\n',

@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STACK    := $(PY) -m kafka_elt.stack
 PYTEST_ARGS ?=
 
-.PHONY: help install install-browser up down status logs demo test test-distributed test-unit lint format bench bench-freshness bench-idle bench-connect bench-volume clean
+.PHONY: help install install-browser up down status logs demo test test-distributed test-unit lint format bench bench-freshness bench-idle bench-connect bench-volume bench-scaling clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,7 +59,10 @@ test: install install-browser ## Start what the tests need and run the whole sui
 # default, so it runs beside the light stack: override
 # DIST_STACK_DIR / the *_PORT variables in the shell if these are taken.
 DIST_STACK_DIR ?= .stack/distributed
-DIST_ENV := STACK_PROFILE=distributed STACK_DIR=$(DIST_STACK_DIR) \
+# Its topic registry: include/topics.yaml plus one manual-only topic for bench-scaling
+# (written by bench/scaling.py; Airflow's processes read it via KAFKA_ELT_TOPICS_FILE).
+DIST_TOPICS_FILE := $(abspath $(DIST_STACK_DIR))/topics.yaml
+DIST_ENV := STACK_PROFILE=distributed STACK_DIR=$(DIST_STACK_DIR) KAFKA_ELT_TOPICS_FILE=$(DIST_TOPICS_FILE) \
 	KAFKA_PORT=$${DIST_KAFKA_PORT:-29092} KAFKA_CONTROLLER_PORT=$${DIST_KAFKA_CONTROLLER_PORT:-29093} \
 	KAFKA_2_PORT=$${DIST_KAFKA_2_PORT:-29094} KAFKA_3_PORT=$${DIST_KAFKA_3_PORT:-29095} \
 	KAFKA_2_CONTROLLER_PORT=$${DIST_KAFKA_2_CONTROLLER_PORT:-29096} KAFKA_3_CONTROLLER_PORT=$${DIST_KAFKA_3_CONTROLLER_PORT:-29097} \
@@ -67,7 +70,11 @@ DIST_ENV := STACK_PROFILE=distributed STACK_DIR=$(DIST_STACK_DIR) \
 	CLICKHOUSE_HTTP_PORT=$${DIST_CLICKHOUSE_HTTP_PORT:-28123} AIRFLOW_PORT=$${DIST_AIRFLOW_PORT:-28080} \
 	KAFKA_HEAP=$${DIST_KAFKA_HEAP:-384m}
 
-test-distributed: install ## Start the distributed profile beside the light one, run the fault tests (~15 min), stop it
+$(DIST_TOPICS_FILE): include/topics.yaml bench/scaling.py $(VENV)/.installed
+	@mkdir -p $(@D)
+	@$(PY) bench/scaling.py --write-registry $@
+
+test-distributed: install $(DIST_TOPICS_FILE) ## Start the distributed profile beside the light one, run the fault tests (~15 min), stop it
 	@$(DIST_ENV) $(STACK) up
 	@$(DIST_ENV) $(PY) -m pytest -m distributed tests/distributed $(PYTEST_ARGS); rc=$$?; \
 		$(DIST_ENV) $(STACK) down; exit $$rc
@@ -101,6 +108,12 @@ bench-connect: up ## This project vs Kafka Connect + Debezium JDBC upsert sink, 
 
 bench-volume: up ## A year through the real path: 14.2M messages from Kafka to agreeing marts, then an incremental pass (ARGS="--visits 200000 --candle-minutes 20000")
 	@$(PY) bench/volume.py $(ARGS)
+
+bench-scaling: install $(DIST_TOPICS_FILE) ## Ingestion through Airflow's Celery workers on the distributed profile, 3/6/12 partitions (ARGS="--messages 60000 --partitions 3")
+	@$(DIST_ENV) $(STACK) up
+	@$(DIST_ENV) $(PY) bench/scaling.py $(ARGS); rc=$$?; \
+		echo "bench-scaling: the distributed profile is still up; stop it with:"; \
+		echo "  $(DIST_ENV) $(STACK) down"; exit $$rc
 
 clean: down ## Stop the stack and delete its state (data, logs, secrets)
 	rm -rf .stack

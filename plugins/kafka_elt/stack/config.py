@@ -204,6 +204,10 @@ class StackConfig:
                 "AIRFLOW_HOME": str(airflow_home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+                # Airflow appends the plugins folder to sys.path, after site-packages: a venv
+                # whose .pth names another checkout's plugins/ (a shared venv, a git
+                # worktree) would run that checkout's kafka_elt. This one comes first.
+                "PYTHONPATH": str(root / "plugins"),
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": v["AIRFLOW_PARALLELISM"],
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -10,6 +10,7 @@ the committed offset across runs.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
@@ -83,7 +84,8 @@ class FakeKafka:
                 self.on_silence(self)
             return []
         self.clock.now += self.seconds_per_poll
-        offsets = sorted(o for o in self.values if o >= self.position)[:num_messages]
+        below = self.reachable_below if self.reachable_below is not None else self.high
+        offsets = sorted(o for o in self.values if self.position <= o < below)[:num_messages]
         if not offsets:
             if self.eof_sent_at == self.position:
                 return []
@@ -132,11 +134,14 @@ class FakePostgres:
         self.closed = False
 
     def stage(self, batch, ingested_at, dag_run_id):
+        """One chunk of the open batch (several per transaction)."""
         if self.world.step("pg.stage"):
             raise RuntimeError("disk full")
+        self.world.ingested_at.add(("pg", ingested_at))
         raw = [o for o in batch.raw.offsets if o not in self.store.raw]
         dead = [o for o in batch.dead.offsets if o not in self.store.dead]
-        self.pending = (raw, dead)
+        pending_raw, pending_dead = self.pending or ([], [])
+        self.pending = (pending_raw + raw, pending_dead + dead)
         return SinkResult.of(batch, len(raw), len(dead))
 
     def commit(self):
@@ -155,20 +160,36 @@ class FakePostgres:
 
 
 class FakeClickHouse:
-    """Inserts what it does not hold yet; an insert is atomic by itself."""
+    """Keeps what ``add`` gave it until ``flush`` inserts it (what it does not hold yet),
+    atomically per batch."""
 
     def __init__(self, world: World) -> None:
         self.world, self.store = world, world.ch_store
         self.closed = False
+        self.discard()
 
-    def write(self, batch, ingested_at, dag_run_id):
-        if self.world.step("ch.write"):
-            raise RuntimeError("Connection refused")
+    def add(self, batch, ingested_at, dag_run_id):
+        self.world.chunks.append(len(batch))
+        self.world.frozen_while_writing.append(gc.get_freeze_count() > 0)
+        self.world.ingested_at.add(("ch", ingested_at))
         raw = [o for o in batch.raw.offsets if o not in self.store.raw]
         dead = [o for o in batch.dead.offsets if o not in self.store.dead]
-        self.store.raw += raw
-        self.store.dead += dead
-        return SinkResult.of(batch, len(raw), len(dead))
+        self.pending[0].extend(raw)
+        self.pending[1].extend(dead)
+        self.result += SinkResult.of(batch, len(raw), len(dead))
+
+    def flush(self):
+        if self.world.step("ch.write"):
+            raise RuntimeError("Connection refused")
+        self.store.raw += self.pending[0]
+        self.store.dead += self.pending[1]
+        result = self.result
+        self.discard()
+        return result
+
+    def discard(self):
+        self.pending: tuple[list, list] = ([], [])
+        self.result = SinkResult(0, 0, 0, 0)
 
     def close(self):
         self.closed = True
@@ -184,6 +205,9 @@ class World:
         self.kafka = FakeKafka(self, values, **kafka)
         self.fail_on: dict[str, int] = {}  # step -> the call of it (1, 2, ...) that raises
         self.sinks: list = []
+        self.chunks: list[int] = []  # messages per chunk ClickHouse was given
+        self.frozen_while_writing: list[bool] = []
+        self.ingested_at: set[tuple] = set()
 
     def step(self, name: str) -> bool:
         """Journal one step; True when this call of it is the one to fail."""
@@ -198,11 +222,13 @@ class World:
         self.sinks.append(FakeClickHouse(self))
         return self.sinks[-1]
 
-    def drain(self, *, end_offset=None, max_messages=1000, max_seconds=60.0, batch_size=5):
+    def drain(self, *, end_offset=None, max_messages=1000, max_seconds=60.0, batch_size=5,
+              batch_max_bytes=64 * 1024 * 1024):  # fmt: skip
         self.kafka.position = self.kafka.eof_sent_at = None  # a new consumer each run
         drain = _Drain(SPEC, 0, "run", FakeConnections(self.kafka), sink_factories=(self._pg, self._ch),
                        clock=self.clock)  # fmt: skip
-        return drain.run(end_offset, None, max_messages, max_seconds, batch_size, progress_every_s=3600)
+        return drain.run(end_offset, None, max_messages, max_seconds, batch_size, progress_every_s=3600,
+                         batch_max_bytes=batch_max_bytes)  # fmt: skip
 
 
 def good(n: int, start: int = 0) -> dict[int, bytes]:
@@ -287,9 +313,10 @@ def test_time_budget_stores_the_partial_batch():
     world.kafka.consume = limit_per_poll(world.kafka.consume, 3)
     result = world.drain(max_seconds=10.0, batch_size=50)
     # Polls at +4, +8 and +12 s; the budget is checked before each poll, so the third runs.
-    assert (result.read, result.committed_offset, result.stopped_by) == (9, 9, "max_seconds")
+    # The first asks for one message only (the drain learns the message size from it).
+    assert (result.read, result.committed_offset, result.stopped_by) == (7, 7, "max_seconds")
     assert world.journal == STEPS  # the partial batch stored, in one go
-    assert world.pg_store.raw == list(range(9)) and world.kafka.committed_offset == 9
+    assert world.pg_store.raw == list(range(7)) and world.kafka.committed_offset == 7
 
 
 def limit_per_poll(consume, n):
@@ -406,3 +433,59 @@ def test_poison_is_counted_apart_and_every_message_once_per_engine():
             again.written[engine] + again.skipped_already_stored[engine] + again.dead_lettered == again.read
         )
     assert "read 5: written 0 (PostgreSQL) / 0 (ClickHouse), skipped as already stored 3" in again.line()
+
+
+# -- chunks within a batch, the byte cap, the garbage collector -------------------------
+
+
+def test_a_batch_is_written_in_chunks_inside_one_transaction_and_committed_once(monkeypatch):
+    monkeypatch.setattr(drain_module, "CHUNK_MESSAGES", 2)
+    world = World(good(12))
+    result = world.drain(batch_size=5)
+    # Chunks of 2, 2 and 1 per batch of 5: each staged in PostgreSQL as it is read, then
+    # one ClickHouse insert, one PostgreSQL commit and one offset commit per batch.
+    batch = ["pg.stage"] * 3 + STEPS[1:]
+    assert world.journal == batch * 2 + ["pg.stage"] + STEPS[1:]
+    assert world.chunks == [2, 2, 1, 2, 2, 1, 2]
+    assert (result.read, result.committed_offset, result.batches) == (12, 12, 3)
+    assert world.pg_store.raw == world.ch_store.raw == list(range(12))
+    assert result.written == {"postgres": 12, "clickhouse": 12}
+    # One load time per batch, the same in both engines.
+    assert len({at for _, at in world.ingested_at}) == 3 and len(world.ingested_at) == 6
+
+
+def test_a_failure_in_a_later_chunk_rolls_back_the_whole_batch_and_a_rerun_stores_it_once(monkeypatch):
+    monkeypatch.setattr(drain_module, "CHUNK_MESSAGES", 2)
+    world = World(good(10))
+    world.fail_on["pg.stage"] = 5  # the second chunk of the second batch
+    with pytest.raises(
+        SinkWriteError, match=r"offsets 5\.\.8 \(4 valid, 0 poison\).*no offset was committed"
+    ):
+        world.drain(batch_size=5)
+    assert world.journal[-2:] == ["pg.stage", "pg.rollback"]
+    assert world.kafka.committed_offset == 5 and world.pg_store.raw == world.ch_store.raw == list(range(5))
+    world.fail_on.clear()
+    rerun = world.drain(batch_size=5)
+    assert (rerun.read, rerun.committed_offset) == (5, 10)
+    assert world.pg_store.raw == world.ch_store.raw == list(range(10))
+
+
+def test_a_batch_also_ends_at_its_byte_cap():
+    world = World(good(10))
+    # GOOD is 89 bytes: the third message takes a batch past 200 bytes.
+    result = world.drain(batch_size=100, batch_max_bytes=200)
+    assert len(GOOD) == 89
+    assert (result.read, result.batches, world.kafka.committed_offset) == (10, 4, 10)
+    assert world.journal == STEPS * 4
+
+
+def test_objects_from_before_the_drain_are_frozen_while_it_runs_only():
+    world = World(good(3))
+    world.drain()
+    assert world.frozen_while_writing == [True]
+    assert gc.get_freeze_count() == 0
+
+
+def test_releasing_freed_memory_is_safe_to_call_repeatedly():
+    for _ in range(3):
+        drain_module.release_freed_memory()

@@ -80,6 +80,14 @@ def test_defaults_apply_and_topics_override_them():
             "`max_seconds` must be",
         ),
         (
+            {"topics": {"t": {"table": "t", "kind": "footprint", "batch_max_bytes": -1}}},
+            "`batch_max_bytes` must be a positive",
+        ),
+        (
+            {"topics": {"t": {"table": "t", "kind": "footprint", "batch_max_bytes": 65536}}},
+            "`batch_max_bytes` must be at least 1048576 (1 MiB), got 65536",
+        ),
+        (
             {"topics": {"t": {"table": "dead_letter", "kind": "footprint"}}},
             "must differ from `dead_letter_table`",
         ),

@@ -7,15 +7,17 @@ from __future__ import annotations
 import struct
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
+from clickhouse_connect.datatypes.registry import get_from_name
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
 
-from kafka_elt.ingest.batch import Batch
+from kafka_elt.ingest.batch import Batch, SinkResult
 from kafka_elt.ingest.clickhouse_sink import ClickHouseSink, raw_insert_columns
 from kafka_elt.ingest.postgres_sink import PostgresSink, raw_copy_columns
 from kafka_elt.ingest.registry import get_topic
 from kafka_elt.ingest.validators import KINDS
-from kafka_elt.settings import DEAD_LETTER_COLUMNS, DECODED_AT_LOAD
+from kafka_elt.settings import DEAD_LETTER_COLUMNS, DECODED_AT_LOAD, KIND_COLUMNS
 
 LOADED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CANDLES = [
@@ -128,21 +130,34 @@ def test_postgres_replay_path_inserts_the_decoded_columns_too():
 # --------------------------------------------------------------------------- ClickHouse
 
 
+# The tables' ClickHouse types, as DESCRIBE TABLE would give them to the sink.
+_CH_TYPES = {
+    "kafka_topic": "LowCardinality(String)",
+    "kafka_partition": "Int32",
+    "kafka_offset": "Int64",
+    "kafka_key": "Nullable(String)",
+    "kafka_value": "String",
+    "kafka_timestamp": "Nullable(DateTime64(3, 'UTC'))",
+    "kafka_headers": "String",
+    "error_reason": "String",
+    "ingested_at": "DateTime64(6, 'UTC')",
+    "dag_run_id": "String",
+    DECODED_AT_LOAD: "Bool",
+    **{name: ch_type for name, _, ch_type in KIND_COLUMNS["market_candle"]},
+}
+
+
 class RecordingClickHouse:
     def __init__(self, stored: set[int]) -> None:
-        self.stored, self.inserts = stored, []
+        self.stored, self.inserts, self.queries = stored, [], 0
 
     def create_insert_context(self, table, column_names, column_oriented):
         assert column_oriented
-
-        class Context:
-            pass
-
-        ctx = Context()
-        ctx.table, ctx.column_names = table, column_names
-        return ctx
+        return SimpleNamespace(column_types=[get_from_name(_CH_TYPES[name]) for name in column_names])
 
     def query(self, sql, parameters):
+        self.queries += 1
+
         class Result:
             result_rows = [
                 (o,) for o in sorted(self.stored) if parameters["first"] <= o <= parameters["last"]
@@ -150,21 +165,132 @@ class RecordingClickHouse:
 
         return Result()
 
-    def insert(self, context):
-        self.inserts.append((context.table, context.column_names, context.data))
+    def raw_insert(self, table, column_names, insert_block, fmt, compression):
+        assert fmt == "Native"
+        self.inserts.append((table, column_names, insert_block, compression))
+
+
+def native_columns(block: bytes) -> dict[str, tuple[str, list]]:
+    """A Native-format stream (one or more blocks), read back by clickhouse-connect:
+    column -> (the type the block declares, the values)."""
+    from clickhouse_connect.driver.transform import NativeTransform
+    from clickhouse_connect.driverc.buffer import ResponseBuffer  # what the C column readers take
+
+    source = ResponseBuffer(SimpleNamespace(gen=iter([block]), close=lambda: None))
+    result = NativeTransform.parse_response(source)
+    types = [t.name for t in result.column_types]
+    return {
+        name: (ch_type, list(column))
+        for name, ch_type, column in zip(result.column_names, types, result.result_columns, strict=True)
+    }
 
 
 def test_clickhouse_inserts_the_decoded_columns_and_skips_stored_offsets_in_all_of_them():
     client = RecordingClickHouse(stored={100})  # the first message is already there: a replay
-    result = ClickHouseSink(client, get_topic("market_candle")).write(batch_of(CANDLES), LOADED_AT, "run_1")
+    sink = ClickHouseSink(client, get_topic("market_candle"), compression=None)
+    result = sink.write(batch_of(CANDLES), LOADED_AT, "run_1")
     assert (result.written, result.skipped_already_stored, result.dead_letters_written) == (1, 1, 1)
-    (raw_table, raw_names, raw_data), (dead_table, dead_names, _) = client.inserts
+    (raw_table, raw_names, raw_block, _), (dead_table, dead_names, dead_block, _) = client.inserts
     assert raw_table == "raw.market_candle" and list(raw_names) == list(raw_insert_columns("market_candle"))
-    assert len(raw_data) == len(raw_names) and all(len(column) == 1 for column in raw_data)
-    row = {name: column[0] for name, column in zip(raw_names, raw_data, strict=True)}
+    columns = native_columns(raw_block)
+    assert list(columns) == list(raw_names) and all(len(values) == 1 for _, values in columns.values())
+    row = {name: values[0] for name, (_, values) in columns.items()}
     assert row["kafka_offset"] == 102 and row["code"] == "ETH-USD" and row["candle_timestamp"] == 120
     assert (
         row[DECODED_AT_LOAD] is True and row["is_connect_envelope"] is False and row["opening_price"] is None
     )
     assert row["dag_run_id"] == "run_1" and row["kafka_partition"] == 3
+    assert row["ingested_at"] == LOADED_AT.replace(tzinfo=None)
+    assert row["kafka_value"] == CANDLES[2].decode() and row["kafka_key"] is None
+    # LowCardinality columns travel as plain strings, Nullable ones without a NULL in the
+    # block as their plain type; the server converts them.
+    assert columns["kafka_topic"][0] == "String" and columns["code"][0] == "String"
+    assert (
+        columns["kafka_key"][0] == "Nullable(String)" and columns["opening_price"][0] == "Nullable(Float64)"
+    )
+    assert columns["candle_timestamp"][0] == "Int64"
     assert dead_table == "raw.dead_letter" and list(dead_names) == list(DEAD_LETTER_COLUMNS)
+    dead = native_columns(dead_block)
+    assert dead["kafka_offset"][1] == [101] and dead["error_reason"][1][0].startswith("not valid JSON")
+
+
+def test_clickhouse_sends_a_batch_added_in_chunks_as_one_insert_per_table():
+    client = RecordingClickHouse(stored=set())
+    sink = ClickHouseSink(client, get_topic("market_candle"))  # lz4, as in production
+    for first_offset in (100, 103, 106):
+        sink.add(batch_of(CANDLES, first_offset), LOADED_AT, "run_1")
+    # Nothing sent before the flush; one probe per table for the whole batch.
+    assert client.inserts == [] and client.queries == 2
+    result = sink.flush()
+    assert (result.written, result.skipped_already_stored, result.dead_letters_written) == (6, 0, 3)
+    (raw_table, _, raw_block, compression), (dead_table, _, _, _) = client.inserts
+    assert (raw_table, dead_table, compression) == ("raw.market_candle", "raw.dead_letter", "lz4")
+    stream = lz4_frames(raw_block)
+    assert native_columns(stream)["kafka_offset"][1] == [100, 102, 103, 105, 106, 108]
+    # A flush ends the batch: the next one starts empty.
+    assert sink.flush() == SinkResult(0, 0, 0, 0) and len(client.inserts) == 2
+
+
+def test_clickhouse_discard_drops_the_open_batch():
+    client = RecordingClickHouse(stored=set())
+    sink = ClickHouseSink(client, get_topic("market_candle"))
+    sink.add(batch_of(CANDLES), LOADED_AT, "run_1")
+    sink.discard()
+    assert sink.flush() == SinkResult(0, 0, 0, 0) and client.inserts == []
+
+
+def lz4_frames(data: bytes) -> bytes:
+    """Concatenated LZ4 frames (one per block), decompressed as the server does."""
+    import lz4.frame
+
+    out, rest = b"", data
+    while rest:
+        decompressor = lz4.frame.LZ4FrameDecompressor()
+        out += decompressor.decompress(rest)
+        rest = decompressor.unused_data
+    return out
+
+
+def test_postgres_stages_chunks_of_one_batch_and_empties_the_staging_table_after_each():
+    conn = RecordingPostgres(stored=True)  # a replay: the idempotent path
+    sink = PostgresSink(conn, get_topic("market_candle"))
+    sink.stage(batch_of(CANDLES[:1], 100), LOADED_AT, "run_1")
+    sink.stage(batch_of(CANDLES[:1], 101), LOADED_AT, "run_1")
+    statements = [s.as_string(None) if hasattr(s, "as_string") else s for s in conn.executed]
+    inserts = [i for i, s in enumerate(statements) if "on conflict do nothing" in s]
+    assert len(inserts) == 2
+    for i in inserts:
+        assert statements[i + 1] == 'truncate "_kafka_elt_stage_raw"'
+
+
+def test_clickhouse_probes_again_only_past_its_window_and_per_batch():
+    client = RecordingClickHouse(stored={104, 107})
+    sink = ClickHouseSink(client, get_topic("market_candle"))
+    sink.probe_window = 5  # offsets 100..104 from the first chunk's probe
+    sink.add(batch_of(CANDLES[:1] * 3, 100), LOADED_AT, "run_1")  # 100..102
+    sink.add(batch_of(CANDLES[:1] * 2, 103), LOADED_AT, "run_1")  # 103..104: inside the window
+    assert client.queries == 1
+    sink.add(batch_of(CANDLES[:1] * 3, 105), LOADED_AT, "run_1")  # 105..107: past it
+    assert client.queries == 2
+    result = sink.flush()
+    assert (result.written, result.skipped_already_stored) == (6, 2)
+    ((_, _, block, _),) = client.inserts
+    assert native_columns(lz4_frames(block))["kafka_offset"][1] == [100, 101, 102, 103, 105, 106]
+    sink.add(batch_of(CANDLES[:1], 108), LOADED_AT, "run_2")  # the next batch probes afresh
+    assert client.queries == 3
+
+
+def test_postgres_locks_and_probes_once_per_transaction():
+    conn = RecordingPostgres()
+    sink = PostgresSink(conn, get_topic("market_candle"))
+    del conn.executed[:]  # the staging tables' DDL
+    for first_offset in (100, 103):
+        sink.stage(batch_of(CANDLES, first_offset), LOADED_AT, "run_1")
+    statements = [str(s) for s in conn.executed]
+    assert sum("pg_advisory_xact_lock" in s for s in statements) == 1
+    assert sum("select exists" in s for s in statements) == 1
+    sink.commit()
+    sink.stage(batch_of(CANDLES, 106), LOADED_AT, "run_1")
+    statements = [str(s) for s in conn.executed]
+    assert sum("pg_advisory_xact_lock" in s for s in statements) == 2
+    assert sum("select exists" in s for s in statements) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from kafka_elt.ingest.validators import (
     KINDS,
     decode_candle,
+    decode_candle_message,
     decode_footprint,
+    decode_footprint_message,
     decode_value,
     footprint_time_micros,
     parse_footprint_time,
@@ -18,6 +21,8 @@ from kafka_elt.ingest.validators import (
     validate_candle,
     validate_footprint,
 )
+from kafka_elt.producers.malformed import candle_poison, footprint_poison
+from kafka_elt.producers.sample import candle_messages, footprint_messages
 
 # The exact examples of the issue.
 ENVELOPE = (
@@ -329,3 +334,65 @@ def test_decode_value_checks_bytes_then_decodes():
     assert decode_value(b'{"link": "a\\u0000"}', kind.decode)[0] == poison_reason(
         b'{"link": "a\\u0000"}', kind
     )
+
+
+# -- the drain's fast path agrees with the full way, message by message -------------------
+
+_CANDLE_EDGES = [
+    ENVELOPE,
+    json.dumps(PAYLOAD),
+    as_envelope(candle(code="")),  # empty code
+    as_envelope(candle(timestamp=10**12)),  # milliseconds
+    as_envelope(candle(high_price=1.0)),  # not a bar
+    json.dumps({**PAYLOAD, "payload": {"foo": 1}}),  # bare, with an extra "payload" key
+    json.dumps({**PAYLOAD, "payload": 5}),
+    json.dumps({**PAYLOAD, "schema": 5}),  # "schema" alone: still bare
+    json.dumps({"schema": {}, "payload": PAYLOAD, "code": 5}),  # envelope: top-level fields ignored
+    json.dumps({"schema": {}, "payload": PAYLOAD, "type": [1]}),
+    json.dumps({"schema": {}, "payload": None}),
+    json.dumps({"payload": PAYLOAD}),  # no schema: a bare payload without code
+    json.dumps({"code": "X", "timestamp": 1}),
+    json.dumps({"code": "X", "timestamp": 1, "opening_price": 3}),  # prices incomplete
+    json.dumps({"code": "X"}),
+    json.dumps({"timestamp": 1}),
+    '{"code": "X", "timestamp": 1, "code": "Y"}',  # a duplicate key: the last wins either way
+    '{"code": "X\\u0000", "timestamp": 1}',
+    '{"code": "X\\\\u0000", "timestamp": 1}',  # an escaped backslash, then u0000: fine
+    '{"code": "caf\u00e9", "timestamp": 1}',  # non-ASCII: the full way
+    '\ufeff{"code": "X", "timestamp": 1}',  # BOM
+    '{"code": "X", "timestamp": 1, "opening_price": NaN}',
+    "[1]",
+    "",
+    "null",
+    ' {"code": "X", "timestamp": 1} ',
+]
+
+
+def test_candle_fast_path_matches_the_full_way():
+    values: list[bytes | None] = [text.encode() for text in _CANDLE_EDGES]
+    values += [value for _, value in candle_messages(2000, schemaless_share=0.5, seed=3)]
+    rng = random.Random(5)
+    values += [candle_poison(rng)[0] for _ in range(200)]
+    values += [None, b"\xff", b'{"code": "X", "timestamp": 1}\x00']
+    loaded = 0
+    for value in values:
+        expected = decode_value(value, decode_candle)
+        assert decode_candle_message(value) == expected, value
+        loaded += expected[0] is None
+    assert 0 < loaded < len(values)  # both paths exercised
+
+
+def test_footprint_fast_path_matches_the_full_way():
+    values: list[bytes | None] = [value for _, value in footprint_messages(500, seed=3)]
+    rng = random.Random(5)
+    values += [footprint_poison(rng)[0] for _ in range(100)]
+    values += [
+        FOOTPRINT.encode(),
+        b'{"link": "/a\\u0000", "method": "GET", "footprint_time": "2025-05-19T13:45:30Z"}',
+        b'{"link": "", "method": "GET", "footprint_time": "2025-05-19T13:45:30Z"}',
+        b'{"link": "/", "method": "G T", "footprint_time": "2025-05-19T13:45:30Z"}',
+        b'{"link": "/", "method": "GET", "footprint_time": "2025-05-19T13:45:30.1234567890Z"}',
+        None,
+    ]
+    for value in values:
+        assert decode_footprint_message(value) == decode_value(value, decode_footprint), value

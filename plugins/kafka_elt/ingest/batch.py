@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
 from kafka_elt.ingest.errors import KafkaReadError
-from kafka_elt.ingest.validators import Kind, Row, decode_value
+from kafka_elt.ingest.validators import Kind, Row
 
 # confluent_kafka.TIMESTAMP_NOT_AVAILABLE and KafkaError._PARTITION_EOF, without
 # importing confluent_kafka at module level.
@@ -41,6 +42,11 @@ def _header_text(raw: bytes | str | None) -> str | None:
     if text is None or "\x00" in text:
         return _BASE64_PREFIX + base64.b64encode(raw).decode("ascii")
     return text
+
+
+def _size(values: Sequence[bytes | None], start: int) -> int:
+    """Bytes in values[start:], None counting as none."""
+    return sum(map(len, filter(None, islice(values, start, None))))
 
 
 def encode_headers(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
@@ -106,6 +112,7 @@ class Batch:
     dead: DeadColumns = field(default_factory=DeadColumns)
     first_offset: int = -1
     last_offset: int = -1
+    nbytes: int = 0  # message values (and keys) as received, in bytes: what a byte cap counts
 
     def __len__(self) -> int:
         return len(self.raw) + len(self.dead)
@@ -129,33 +136,29 @@ class Batch:
         end-of-partition raises KafkaReadError. This is the per-message hot loop of the
         whole ingestion, hence the local names instead of attribute lookups.
         """
-        raw, dead, decode = self.raw, self.dead, kind.decode
+        raw, dead, decode = self.raw, self.dead, kind.decode_message
         raw_offsets, raw_keys, raw_values = raw.offsets.append, raw.keys.append, raw.values.append
         raw_timestamps, raw_headers, raw_decoded = (
             raw.timestamps_ms.append,
             raw.headers.append,
             raw.decoded.append,
         )
-        added, eof, past_end = 0, False, False
+        n_raw, n_dead = len(raw), len(dead)
+        eof = past_end = False
+        first = last = -1
         for message in messages:
-            if message.error() is not None:
-                if message.error().code() == _PARTITION_EOF:
+            error = message.error()
+            if error is not None:
+                if error.code() == _PARTITION_EOF:
                     eof = True
                     continue
-                where = (
-                    f"after offset {self.last_offset}" if self.last_offset >= 0 else "at the start of a batch"
-                )
-                raise KafkaReadError(
-                    f"Kafka reported an error on topic {self.topic!r} partition {self.partition} {where}: "
-                    f"{message.error()}. Nothing after the last committed batch was committed; re-run the "
-                    "task once the cause is fixed."
-                )
+                self._kafka_error(error, last)
             offset = message.offset()
             if end_offset is not None and offset >= end_offset:
                 past_end = True
                 break
             value = message.value()
-            reason, fields = decode_value(value, decode)
+            reason, fields = decode(value)
             ts_type, ts = message.timestamp()
             timestamp = ts if ts_type != _TIMESTAMP_NOT_AVAILABLE and ts >= 0 else None
             headers = message.headers()
@@ -174,11 +177,27 @@ class Batch:
                 dead.timestamps_ms.append(timestamp)
                 dead.headers.append(headers_json)
                 dead.reasons.append(reason)
+            if first < 0:
+                first = offset
+            last = offset
+        added = len(raw) - n_raw + len(dead) - n_dead
+        if added:
             if self.first_offset < 0:
-                self.first_offset = offset
-            self.last_offset = offset
-            added += 1
+                self.first_offset = first
+            self.last_offset = last
+            # Counted per call, not per message: sum(map(len)) runs in C.
+            self.nbytes += _size(raw.values, n_raw) + _size(raw.keys, n_raw)
+            self.nbytes += _size(dead.values, n_dead) + _size(dead.keys, n_dead)
         return added, eof, past_end
+
+    def _kafka_error(self, error: Any, offset: int) -> None:
+        last = offset if offset >= 0 else self.last_offset
+        where = f"after offset {last}" if last >= 0 else "at the start of a chunk of a batch"
+        raise KafkaReadError(
+            f"Kafka reported an error on topic {self.topic!r} partition {self.partition} {where}: "
+            f"{error}. Nothing after the last committed batch was committed; re-run the "
+            "task once the cause is fixed."
+        )
 
     def describe(self) -> str:
         return (
@@ -199,6 +218,15 @@ class SinkResult:
     skipped_already_stored: int
     dead_letters_written: int
     dead_letters_skipped: int
+
+    def __add__(self, other: SinkResult) -> SinkResult:
+        """Two chunks of one batch, written one after the other."""
+        return SinkResult(
+            self.written + other.written,
+            self.skipped_already_stored + other.skipped_already_stored,
+            self.dead_letters_written + other.dead_letters_written,
+            self.dead_letters_skipped + other.dead_letters_skipped,
+        )
 
     @classmethod
     def of(cls, batch: Batch, written: int, dead_letters_written: int) -> SinkResult:

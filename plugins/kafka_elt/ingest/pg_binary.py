@@ -90,10 +90,11 @@ _SAMPLE = 512  # values looked at to tell a few-valued text column
 
 def _bytes_column(values: Sequence[bytes | None]) -> tuple[list[bytes], Sequence[bytes]]:
     pack = _LEN.pack
-    lengths = [NULL if value is None else pack(len(value)) for value in values]
     if None in values:
+        lengths = [NULL if value is None else pack(len(value)) for value in values]
         return lengths, [b"" if value is None else value for value in values]
-    return lengths, values  # type: ignore[return-value]  # no None in it: checked above
+    # No NULL (the usual case): map in C, a third of the comprehension's cost.
+    return list(map(pack, map(len, values))), values  # type: ignore[arg-type, return-value]
 
 
 def _text_column(values: Sequence[str | None]) -> list[bytes]:

@@ -10,8 +10,12 @@ when none is, which is every first load, it COPYs straight into the raw table. A
 advisory lock per (table, partition) makes probe and COPY atomic against another loader
 of the same partition, and the primary key would refuse a duplicate regardless.
 
-The transaction is left open on purpose: the drain commits it only after ClickHouse
-also holds the batch, so a ClickHouse failure leaves PostgreSQL untouched.
+The transaction is left open on purpose: the drain stages a batch chunk by chunk
+(``drain.CHUNK_MESSAGES``, so that no process holds a whole batch's COPY stream) and
+commits only after ClickHouse also holds the batch, so a ClickHouse failure leaves
+PostgreSQL untouched. The advisory lock and the probe are taken once per transaction:
+the first chunk's probe covers a batch's worth of offsets (``probe_window``), and a
+later chunk asks again only if its offsets reach past that (gaps in the offsets).
 
 Raw rows carry the fields the validator decoded (settings.KIND_COLUMNS of the topic's
 kind, encoded by pg_binary.encode_columns) and decoded_at_load = true; dead letters
@@ -78,6 +82,11 @@ class PostgresSink:
     def __init__(self, conn, spec: TopicSpec) -> None:
         self.conn = conn
         self.spec = spec
+        # Per transaction: the advisory lock taken, and the probe for stored offsets
+        # (first, last, any stored), which covers a batch's worth of offsets.
+        self.probe_window = spec.batch_size
+        self._locked = False
+        self._probed: tuple[int, int, bool] | None = None
         raw = sql.Identifier(spec.raw_schema, spec.table)
         dead = sql.Identifier(spec.raw_schema, spec.dead_letter_table)
         # Session-scoped staging tables shaped like their targets, emptied by every
@@ -106,6 +115,20 @@ class PostgresSink:
             target=dead, stage=stage_dead, columns=_identifiers(_DEAD_COLUMNS)
         )
         self._any_stored = sql.SQL(_ANY_STORED).format(target=raw)
+        # A batch is staged chunk by chunk in one transaction: empty the staging table
+        # after each chunk, or the next chunk's insert would scan this one's rows again.
+        self._empty_stage_raw = sql.SQL("truncate {}").format(stage_raw)
+        self._empty_stage_dead = sql.SQL("truncate {}").format(stage_dead)
+
+    def _any_stored_in(self, cur, batch: Batch, first: int, last: int) -> bool:
+        """Whether the raw table holds any offset in [first, last]. Asked once per batch:
+        the probe covers ``probe_window`` offsets from the first chunk's, later chunks ask
+        again only when they reach past it."""
+        if self._probed is None or first < self._probed[0] or last > self._probed[1]:
+            top = max(last, first + self.probe_window - 1)
+            cur.execute(self._any_stored, (batch.topic, batch.partition, first, top))
+            self._probed = (first, top, bool(cur.fetchone()[0]))
+        return self._probed[2]
 
     @staticmethod
     def _copy(cur, statement, data: bytes) -> None:
@@ -113,7 +136,8 @@ class PostgresSink:
             copy.write(data)
 
     def stage(self, batch: Batch, ingested_at: datetime, dag_run_id: str) -> SinkResult:
-        """Write the batch inside the open transaction; the caller commits or rolls back."""
+        """Write the batch (or one chunk of it) inside the open transaction; the caller
+        stages a batch's chunks one after the other, then commits or rolls back."""
         constants = (
             pg_binary.text(batch.topic),
             pg_binary.int4(batch.partition),
@@ -123,7 +147,9 @@ class PostgresSink:
         raw, dead = batch.raw, batch.dead
         raw_inserted = dead_inserted = 0
         with self.conn.cursor() as cur:
-            cur.execute(_LOCK, (self.spec.qualified_table, batch.partition))
+            if not self._locked:
+                cur.execute(_LOCK, (self.spec.qualified_table, batch.partition))
+                self._locked = True
             if len(raw):
                 decoded = raw.decoded_columns(len(self._decoded_types))
                 data = pg_binary.encode_rows(
@@ -135,11 +161,11 @@ class PostgresSink:
                     raw.headers,
                     extra=pg_binary.encode_columns(self._decoded_types, decoded),
                 )
-                cur.execute(self._any_stored, (batch.topic, batch.partition, raw.offsets[0], raw.offsets[-1]))
-                if cur.fetchone()[0]:
+                if self._any_stored_in(cur, batch, raw.offsets[0], raw.offsets[-1]):
                     self._copy(cur, self._copy_stage_raw, data)
                     cur.execute(self._insert_raw)
                     raw_inserted = cur.rowcount
+                    cur.execute(self._empty_stage_raw)
                 else:
                     self._copy(cur, self._copy_raw, data)
                     raw_inserted = len(raw)
@@ -157,12 +183,18 @@ class PostgresSink:
                 self._copy(cur, self._copy_stage_dead, data)
                 cur.execute(self._insert_dead)
                 dead_inserted = cur.rowcount
+                cur.execute(self._empty_stage_dead)
         return SinkResult.of(batch, raw_inserted, dead_inserted)
 
+    def _end_transaction(self) -> None:
+        self._locked, self._probed = False, None
+
     def commit(self) -> None:
+        self._end_transaction()
         self.conn.commit()
 
     def rollback(self) -> None:
+        self._end_transaction()
         try:
             self.conn.rollback()
         except Exception as exc:

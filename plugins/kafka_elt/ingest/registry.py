@@ -34,12 +34,16 @@ _DEFAULTS: dict[str, Any] = {
     "watch_interval_seconds": 1.0,
     "debounce_seconds": 1.0,
     "batch_size": 50000,
+    "batch_max_bytes": 64 * 1024 * 1024,
     "max_messages": 2_000_000,
     "max_seconds": 900,
     "consumer_group": None,
     "description": "",
 }
 _REQUIRED = ("table", "kind")
+# Below this a batch of small messages would end every few hundred messages: a
+# PostgreSQL commit, a ClickHouse part and a Kafka commit each time.
+_MIN_BATCH_BYTES = 1024 * 1024
 
 
 class RegistryError(ValueError):
@@ -63,6 +67,9 @@ class TopicSpec:
     watch_interval_seconds: float = 1.0
     debounce_seconds: float = 1.0
     batch_size: int = 50000
+    # A batch also ends once its messages (values and keys, as received) reach this many
+    # bytes: what ClickHouse's insert holds until the batch is stored scales with it.
+    batch_max_bytes: int = 64 * 1024 * 1024
     max_messages: int = 2_000_000
     max_seconds: int = 900
     consumer_group: str | None = None
@@ -123,8 +130,12 @@ def _check_watch(spec: TopicSpec, where: str) -> None:
 def _check_spec(spec: TopicSpec, source: str) -> None:
     where = f"{source}: topic {spec.topic!r}"
     _check_names(spec, where)
-    for field in ("partitions", "batch_size", "max_messages", "max_seconds"):
+    for field in ("partitions", "batch_size", "batch_max_bytes", "max_messages", "max_seconds"):
         _check_positive_int(getattr(spec, field), where, field)
+    if spec.batch_max_bytes < _MIN_BATCH_BYTES:
+        raise RegistryError(
+            f"{where}: `batch_max_bytes` must be at least {_MIN_BATCH_BYTES} (1 MiB), got {spec.batch_max_bytes}"
+        )
     _check_watch(spec, where)
     if spec.schedule is not None and not (isinstance(spec.schedule, str) and spec.schedule.strip()):
         raise RegistryError(f"{where}: `schedule` must be a cron expression, a preset or null")

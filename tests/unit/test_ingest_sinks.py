@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
 
@@ -17,7 +18,7 @@ from kafka_elt.ingest.clickhouse_sink import ClickHouseSink, raw_insert_columns
 from kafka_elt.ingest.postgres_sink import PostgresSink, raw_copy_columns
 from kafka_elt.ingest.registry import get_topic
 from kafka_elt.ingest.validators import KINDS
-from kafka_elt.settings import DEAD_LETTER_COLUMNS, DECODED_AT_LOAD, KIND_COLUMNS
+from kafka_elt.settings import CLICKHOUSE_CLUSTER_ENV, DEAD_LETTER_COLUMNS, DECODED_AT_LOAD, KIND_COLUMNS
 
 LOADED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CANDLES = [
@@ -149,7 +150,7 @@ _CH_TYPES = {
 
 class RecordingClickHouse:
     def __init__(self, stored: set[int]) -> None:
-        self.stored, self.inserts, self.queries = stored, [], 0
+        self.stored, self.inserts, self.queries, self.insert_settings = stored, [], 0, []
 
     def create_insert_context(self, table, column_names, column_oriented):
         assert column_oriented
@@ -165,9 +166,10 @@ class RecordingClickHouse:
 
         return Result()
 
-    def raw_insert(self, table, column_names, insert_block, fmt, compression):
+    def raw_insert(self, table, column_names, insert_block, settings, fmt, compression):
         assert fmt == "Native"
         self.inserts.append((table, column_names, insert_block, compression))
+        self.insert_settings.append(settings)
 
 
 def native_columns(block: bytes) -> dict[str, tuple[str, list]]:
@@ -183,6 +185,23 @@ def native_columns(block: bytes) -> dict[str, tuple[str, list]]:
         name: (ch_type, list(column))
         for name, ch_type, column in zip(result.column_names, types, result.result_columns, strict=True)
     }
+
+
+@pytest.mark.parametrize(
+    ("cluster", "settings"), [(None, None), ("", None), ("elt_cluster", {"insert_quorum": "auto"})]
+)
+def test_clickhouse_inserts_are_quorum_inserts_on_a_replicated_cluster(monkeypatch, cluster, settings):
+    """On a cluster an insert returns once a majority of replicas hold it, so the offsets
+    committed after it survive a lost replica; on one server the insert is as before."""
+    if cluster is None:
+        monkeypatch.delenv(CLICKHOUSE_CLUSTER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(CLICKHOUSE_CLUSTER_ENV, cluster)
+    client = RecordingClickHouse(stored=set())
+    ClickHouseSink(client, get_topic("market_candle"), compression=None).write(
+        batch_of(CANDLES), LOADED_AT, "r"
+    )
+    assert len(client.inserts) == 2 and client.insert_settings == [settings, settings]
 
 
 def test_clickhouse_inserts_the_decoded_columns_and_skips_stored_offsets_in_all_of_them():

@@ -17,6 +17,18 @@ for a tenth of the memory. The blocks declare LowCardinality columns as plain
 (``input_format_native_allow_types_conversion``, on by default) in C++, where
 clickhouse-connect would build each dictionary in Python (~2 us a message).
 
+On a replicated cluster (``CLICKHOUSE_CLUSTER``; README, "Distributed") every insert is a
+quorum insert, ``insert_quorum='auto'``: it returns once a majority of the replicas hold
+the block, so the offsets committed after it survive the loss of any one replica.
+``insert_quorum_parallel`` stays on (ClickHouse's default): with it off, a second insert
+into a table is refused until the previous one reached its quorum, and the drains of a
+topic's partitions insert into one table at once. That rules out
+``select_sequential_consistency`` for the stored-offsets probe (it needs the parallel
+mode off), so the probe reads the replica the sink is connected to, which holds every
+block it inserted itself. A retry that lands on a replica not yet holding a block that a
+quorum acknowledged re-inserts those rows; the ReplacingMergeTree key collapses them, and
+staging reads with ``FINAL``.
+
 Raw rows carry the fields the validator decoded (settings.KIND_COLUMNS of the topic's
 kind) and decoded_at_load = true; dead letters have no such columns.
 """
@@ -28,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from kafka_elt.ingest.batch import Batch, SinkResult
+from kafka_elt.ingest.ddl import clickhouse_cluster
 from kafka_elt.ingest.registry import TopicSpec
 from kafka_elt.settings import DEAD_LETTER_COLUMNS, DECODED_AT_LOAD, KIND_COLUMNS, RAW_COLUMNS
 
@@ -169,6 +182,8 @@ class ClickHouseSink:
         self._raw = self._encoder(self.raw_table, raw_insert_columns(spec.kind), compression)
         self._dead = self._encoder(self.dead_table, _DEAD_COLUMNS, compression)
         self.compression = compression
+        # Read once per sink, as the DDL reads it once per run (module docstring).
+        self.insert_settings = {"insert_quorum": "auto"} if clickhouse_cluster() else {}
         self._pending: dict[str, _Pending] = {}
         self._probed: dict[str, tuple[int, int, set[int]]] = {}  # table -> (first, last, stored)
         self._counts = [0, 0, 0, 0]  # raw in batch, raw written, dead in batch, dead written
@@ -254,6 +269,7 @@ class ClickHouseSink:
                         encoder.table,
                         encoder.names,
                         insert_block=b"".join(pending.blocks),
+                        settings=self.insert_settings or None,
                         fmt="Native",
                         compression=self.compression,
                     )

@@ -29,7 +29,7 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from phases import drain_worker  # bench/, beside this script
+from phases import drain_worker, drop_raw_table  # bench/, beside this script
 from stack_cpu import machine_busy_seconds, stack_cpu_seconds
 
 from kafka_elt.stack.config import StackConfig
@@ -75,17 +75,6 @@ def _count(connections, spec) -> tuple[int, int]:
     ch_rows = ch.command(f"select count() from {spec.qualified_table}")
     ch.close()
     return pg_rows, int(ch_rows)
-
-
-def _drop(connections, spec) -> None:
-    pg = connections.postgres()
-    with pg.cursor() as cur:
-        cur.execute(f"drop table if exists {spec.qualified_table}")
-    pg.commit()
-    pg.close()
-    ch = connections.clickhouse()
-    ch.command(f"drop table if exists {spec.qualified_table}")
-    ch.close()
 
 
 def per_message_baseline(spec, connections, group_id: str, limit: int) -> dict:
@@ -183,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
           f"ClickHouse {cfg.host}:{cfg.port('CLICKHOUSE_HTTP')}; topic {topic} ({args.partitions} partitions)")  # fmt: skip
 
     for s in (spec, baseline_spec):
-        _drop(connections, s)
+        drop_raw_table(connections, s)
         apply_ddl(s, connections)
     # The replaced consumer's tables had no fsync per insert; give its baseline the same,
     # or a per-row fsync would make the comparison look better than it is.
@@ -265,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.keep:
         for s in (spec, baseline_spec):
-            _drop(connections, s)
+            drop_raw_table(connections, s)
         admin = AdminClient({"bootstrap.servers": bootstrap})
         admin.delete_topics([topic])[topic].result(30)
     ok = pg_rows == ch_rows == loaded and read == args.messages

@@ -184,6 +184,18 @@ def run_drains(cfg: StackConfig, specs: Sequence, group: str, run_id: str, label
     return Drained(phase, read, dead, outcomes)
 
 
+def drop_raw_table(connections, spec) -> None:
+    """A benchmark topic's raw table in both engines (the shared dead-letter table stays)."""
+    pg = connections.postgres()
+    with pg.cursor() as cur:
+        cur.execute(f"drop table if exists {spec.qualified_table}")
+    pg.commit()
+    pg.close()
+    ch = connections.clickhouse()
+    ch.command(f"drop table if exists {spec.qualified_table}")
+    ch.close()
+
+
 # ---------------------------------------------------------------- dbt
 
 

@@ -55,7 +55,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from stack_cpu import machine_busy_seconds, stack_cpu_seconds  # bench/, beside this script
+from phases import drop_raw_table  # bench/, beside this script
+from stack_cpu import machine_busy_seconds, stack_cpu_seconds
 
 from kafka_elt.stack.config import StackConfig
 
@@ -177,15 +178,7 @@ def drop_tables(spec) -> None:
     """The benchmark's raw table in both engines (the shared dead-letter table stays)."""
     from kafka_elt.ingest.connections import Connections
 
-    connections = Connections()
-    pg = connections.postgres()
-    with pg.cursor() as cur:
-        cur.execute(f"drop table if exists {spec.qualified_table}")
-    pg.commit()
-    pg.close()
-    ch = connections.clickhouse()
-    ch.command(f"drop table if exists {spec.qualified_table}")
-    ch.close()
+    drop_raw_table(Connections(), spec)
 
 
 def wal_bytes() -> int:

@@ -182,7 +182,7 @@ class _Budget:
     started: float
     deadline: float
     progress_every_s: float
-    batch_max_bytes: int = 64 * 1024 * 1024
+    batch_max_bytes: int
 
     def want(
         self, batch: _OpenBatch, chunk: Batch, read: int, position: int, message_bytes: float | None
@@ -344,7 +344,7 @@ class _Drain:
         max_seconds: float,
         batch_size: int,
         progress_every_s: float,
-        batch_max_bytes: int = 64 * 1024 * 1024,
+        batch_max_bytes: int,
     ) -> PartitionResult:
         started = self.clock()
         consumer = self.connections.consumer(group_id or self.spec.consumer_group, client_log=self.client_log)

@@ -43,15 +43,9 @@ _Method = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[!
 _EpochSeconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_SECONDS)]
 
 
-class CandlePayload(msgspec.Struct, gc=False):
-    """Fields of a market candle (the Connect payload, or the whole bare message).
+class _CandleValues(msgspec.Struct, gc=False, kw_only=True):
+    """A candle's optional fields: missing or null, but of the right type when present."""
 
-    ``code`` and ``timestamp`` form the business key and are required; the others may
-    be missing or null but must have the right type when present. Extra fields pass.
-    """
-
-    code: _Text
-    timestamp: _EpochSeconds
     type: str | None = None
     opening_price: float | None = None
     high_price: float | None = None
@@ -60,6 +54,17 @@ class CandlePayload(msgspec.Struct, gc=False):
     candle_acc_trade_volume: float | None = None
     candle_acc_trade_price: float | None = None
     stream_type: str | None = None
+
+
+class CandlePayload(_CandleValues, gc=False, kw_only=True):
+    """Fields of a market candle (the Connect payload, or the whole bare message).
+
+    ``code`` and ``timestamp`` form the business key and are required; the others may
+    be missing or null but must have the right type when present. Extra fields pass.
+    """
+
+    code: _Text
+    timestamp: _EpochSeconds
 
 
 class _EnvelopeProbe(msgspec.Struct, gc=False):
@@ -180,7 +185,12 @@ def decode_candle(text: str) -> Decoded:
         if is_envelope:
             return f"candle (Connect envelope): {bad_prices} - at `$.payload`", ()
         return f"candle (bare payload): {bad_prices}", ()
-    return None, (
+    return None, _candle_fields(candle, is_envelope)
+
+
+def _candle_fields(candle: CandlePayload | _CandleMessage, is_envelope: bool) -> tuple:
+    """A loadable candle's decoded fields, in settings.KIND_COLUMNS["market_candle"]'s order."""
+    return (
         is_envelope,
         candle.type,
         candle.code,
@@ -203,7 +213,7 @@ def validate_candle(text: str) -> str | None:
 _PRICES = ("opening_price", "high_price", "low_price", "trade_price")
 
 
-def price_problem(candle: CandlePayload) -> str | None:
+def price_problem(candle: _CandleValues) -> str | None:
     """None when the candle's prices make sense, else why not.
 
     A candle carries all four prices or none (a bare key announcing the minute), and
@@ -283,21 +293,13 @@ class Kind:
 # tests/unit/test_ingest_validators.py checks that both agree, message by message.
 
 
-class _CandleMessage(msgspec.Struct, gc=False):
+class _CandleMessage(_CandleValues, gc=False, kw_only=True):
     """A Connect envelope (``schema`` and ``payload``) or a bare payload, in one parse."""
 
     schema: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     payload: CandlePayload | msgspec.UnsetType = msgspec.UNSET
     code: _Text | msgspec.UnsetType = msgspec.UNSET
     timestamp: _EpochSeconds | msgspec.UnsetType = msgspec.UNSET
-    type: str | None = None
-    opening_price: float | None = None
-    high_price: float | None = None
-    low_price: float | None = None
-    trade_price: float | None = None
-    candle_acc_trade_volume: float | None = None
-    candle_acc_trade_price: float | None = None
-    stream_type: str | None = None
 
 
 _CANDLE_MESSAGE = msgspec.json.Decoder(_CandleMessage)
@@ -327,30 +329,9 @@ def decode_candle_message(value: bytes | None) -> Decoded:
                 # Bare (a lone "payload" key is an extra field of a bare payload: the full way).
                 if message.code is not _UNSET and message.timestamp is not _UNSET:
                     candle, is_envelope = message, False
-            if candle is not None:
-                open_, high, low, close = (
-                    candle.opening_price,
-                    candle.high_price,
-                    candle.low_price,
-                    candle.trade_price,
-                )
-                if (
-                    open_ is not None and high is not None and low is not None and close is not None
-                    and low <= open_ <= high and low <= close <= high
-                ) or (open_ is None and high is None and low is None and close is None):  # fmt: skip
-                    return None, (
-                        is_envelope,
-                        candle.type,
-                        candle.code,
-                        candle.timestamp,
-                        open_,
-                        high,
-                        low,
-                        close,
-                        candle.candle_acc_trade_volume,
-                        candle.candle_acc_trade_price,
-                        candle.stream_type,
-                    )
+            # price_problem's None: all four prices forming a bar, or none of them
+            if candle is not None and price_problem(candle) is None:
+                return None, _candle_fields(candle, is_envelope)
     return decode_value(value, decode_candle)
 
 

@@ -119,9 +119,11 @@ def _target_group(target: str, models: list[Model]) -> list:
             context = get_current_context()
             started_at = pendulum.now("UTC")
             select = selection_for(target, DBT_RAW_SCHEMA, _changed_raw_assets(context))
-            # Staging tests check what arrived since the last good build that covered
-            # those raw tables, not an hour of rows every time (they decode JSON per row
-            # and gate the marts).
+            # Tests check what this build adds, not every row every time (dbt/macros/
+            # tests_where.sql): the staging tests the messages the marts have not folded
+            # in yet, and the tests of the incremental marts the rows this build wrote,
+            # as long as the last build of the same raw tables passed. After a failed
+            # one (its last-good Variables are gone) they test the marts in full.
             sources = _selected_sources(select, models)
             last_good = [Variable.get(_last_good_key(target, src), default=None) for src in sources]
             # One dbt_marts run is one build in both engines' build logs (dbt/macros/
@@ -129,15 +131,21 @@ def _target_group(target: str, models: list[Model]) -> list:
             # Environment, not --vars: changed --vars make dbt re-parse the whole project.
             env = {**os.environ, "DBT_BUILD_ID": context["run_id"]}
             env.pop("DBT_STAGING_TESTS_SINCE", None)
+            env["DBT_MART_TESTS"] = "all"
             if last_good and all(last_good):
                 since = min(pendulum.instance(datetime.fromisoformat(str(t))) for t in last_good)
                 env["DBT_STAGING_TESTS_SINCE"] = (since - STAGING_TEST_OVERLAP).isoformat()
+                env["DBT_MART_TESTS"] = "new_rows"
             result = run_build(
                 target, select, dbt_executable=DBT_EXECUTABLE, project_dir=DBT_PROJECT_DIR, env=env
             )
             context["ti"].xcom_push(key=RESULTS_XCOM_KEY, value=result.to_dict())
             _keep_warnings(context["run_id"], result)
             if not result.ok:
+                # Rows this build wrote may have failed their tests: the next build of
+                # these raw tables tests the marts in full.
+                for src in sources:
+                    Variable.delete(_last_good_key(target, src))
                 failed = ", ".join(result.failed_nodes) or f"dbt exited with {result.returncode}"
                 raise AirflowException(
                     f"dbt build --target {target} failed: {failed}. The errors are in this log and in "

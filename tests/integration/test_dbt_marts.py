@@ -680,3 +680,44 @@ def test_first_build_of_one_topic_counts_unbuilt_marts_as_empty(scenario, ch_cli
 def _payload(message: RawMessage) -> dict:
     value = json.loads(message.value)
     return value["payload"] if "schema" in value and isinstance(value.get("payload"), dict) else value
+
+
+def _compiled_tests(run_dir: Path, folder: str) -> dict[str, str]:
+    return {path.name: path.read_text() for path in (run_dir / folder).glob("*.sql")}
+
+
+def test_incremental_build_tests_what_it_adds(scenario, artifacts):
+    """dbt_marts' incremental builds (DBT_MART_TESTS=new_rows) test the messages the
+    marts have not folded in yet (staging, by Kafka offset) and the rows the build wrote
+    (the incremental marts, by built_at), the grain test every row sharing a key with
+    one of those; the default tests the marts in full (dbt/macros/tests_where.sql)."""
+    rng = random.Random(20261202)
+    new = generate_footprints(rng, scenario["offsets"], datetime.now(UTC), count=40)
+    assert load_raw(new, "tests_window") == (40, 40)
+    build_id = f"test_dbt_marts__{uuid.uuid4().hex[:12]}"
+    for scope in ("new_rows", "all"):
+        for target in TARGETS:
+            out = artifacts / f"window-{scope}"
+            results = run_dbt("build", target, out, build_id=build_id, env_extra={"DBT_MART_TESTS": scope})
+            failed = [
+                (r["unique_id"], r["status"])
+                for r in results
+                if r["status"] not in ("success", "pass", "warn")
+            ]
+            assert not failed, f"{target} ({scope}): {failed}"
+            models = out / target / "run" / "kafka_elt" / "models"
+            staging = _compiled_tests(models, "staging/kafka/_kafka__models.yml")
+            footprint_link = staging["not_null_stg_kafka__web_footprints_link.sql"]
+            # offsets after those user_footprint holds, per partition of the test's topic
+            assert f"kafka_topic = '{WEB_TOPIC}' and kafka_partition = {PARTITION_BASE}" in footprint_link
+            assert "kafka_offset >" in footprint_link and "ingested_at" not in footprint_link
+            assert "kafka_partition = " in staging["not_null_stg_kafka__market_candles_code.sql"]
+            core = _compiled_tests(models, "marts/core/_core__models.yml")
+            grain = [sql for sql in core.values() if "user_footprint" in sql and "row_count > 1" in sql]
+            assert len(grain) == 1, sorted(core)
+            if scope == "new_rows":
+                assert "where built_at = cast(" in core["not_null_user_footprint_link.sql"]
+                assert "(kafka_topic, kafka_partition, kafka_offset) in (select" in grain[0]
+            else:
+                assert "built_at" not in core["not_null_user_footprint_link.sql"]
+                assert "built_at" not in grain[0]

@@ -15,7 +15,9 @@
     Incremental and idempotent: each run folds the messages after the newest offset
     already folded per partition (after_stored_offsets) into the stored heads with
     max(); folding a message twice would change nothing, and only heads that did change
-    are written, stamped with the run (built_at).
+    are written, stamped with the run (built_at). The index on (kafka_partition,
+    kafka_offset) finds the newest offset folded per partition (rows.sql,
+    postgres__stored_offsets_query).
 -#}
 {{
     config(
@@ -24,6 +26,7 @@
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['code', 'candle_timestamp', 'kafka_partition'], 'unique': True},
             {'columns': ['built_at']},
+            {'columns': ['kafka_partition', 'kafka_offset']},
         ]),
         engine='ReplacingMergeTree(kafka_offset)',
         order_by=['code', 'candle_timestamp', 'kafka_partition'],
@@ -38,7 +41,7 @@ candle_messages as (
     where
         -- the offsets after those already folded, first: ClickHouse evaluates AND left
         -- to right and would otherwise compute the others for every raw row
-        {{ kafka_elt.after_stored_offsets('staged', has_topic=false) }}
+        {{ kafka_elt.after_stored_offsets('staged', has_topic=false, topics_from=kafka_elt.raw_table_of('stg_kafka__market_candles')) }}
         and staged.code is not null
         and staged.candle_timestamp is not null
 

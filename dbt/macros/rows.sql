@@ -167,11 +167,12 @@
 
 {#- The raw table (source) a staging model reads, from the graph: for a model downstream
     of it to name the raw table's topics (offsets_after) without reading the source
-    itself (models past staging read refs only). none while parsing. -#}
+    itself (models past staging read refs only). none while parsing and in unit tests. -#}
 {% macro raw_table_of(staging_model) -%}
-    {%- if execute -%}
-        {%- set staging = graph.nodes.get('model.' ~ project_name ~ '.' ~ staging_model) -%}
-        {%- for node_id in staging.depends_on.nodes if node_id.startswith('source.') -%}
+    {%- set in_graph = execute and model.resource_type != 'unit_test' -%}
+    {%- set staging = graph.nodes.get('model.' ~ project_name ~ '.' ~ staging_model) if in_graph else none -%}
+    {%- if staging -%}
+        {%- for node_id in staging.get('depends_on', {}).get('nodes', []) if node_id.startswith('source.') -%}
             {%- set raw = graph.sources[node_id] -%}
             {{ return(api.Relation.create(database=raw.database, schema=raw.schema, identifier=raw.identifier)) }}
         {%- endfor -%}

@@ -106,7 +106,7 @@ bench-idle: up ## What the stack costs with nothing arriving: CPU per service ov
 bench-connect: up ## This project vs Kafka Connect + Debezium JDBC upsert sink, same 1M candles (ARGS="--messages 100000")
 	@$(PY) bench/connect_bench.py $(ARGS)
 
-bench-volume: up ## A year through the real path: 14.2M messages from Kafka to agreeing marts, then an incremental pass (ARGS="--visits 200000 --candle-minutes 20000")
+bench-volume: up ## A year through the real path: 14.2M messages from Kafka to agreeing marts, then two incremental passes (ARGS="--visits 200000 --candle-minutes 20000")
 	@$(PY) bench/volume.py $(ARGS)
 
 bench-scaling: install $(DIST_TOPICS_FILE) ## Ingestion through Airflow's Celery workers on the distributed profile, 3/6/12 partitions (ARGS="--messages 60000 --partitions 3")

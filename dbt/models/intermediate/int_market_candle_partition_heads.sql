@@ -23,6 +23,7 @@
     config(
         unique_key=['code', 'candle_timestamp', 'kafka_partition'],
         incremental_strategy=kafka_elt.upsert_strategy(),
+        settings=kafka_elt.upsert_table_settings(),
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['code', 'candle_timestamp', 'kafka_partition'], 'unique': True},
             {'columns': ['built_at']},

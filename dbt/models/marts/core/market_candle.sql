@@ -21,6 +21,7 @@
     config(
         unique_key=['code', 'timestamp'],
         incremental_strategy=kafka_elt.upsert_strategy(),
+        settings=kafka_elt.upsert_table_settings(),
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['code', 'timestamp'], 'unique': True},
             {'columns': ['last_ingested_at']},

@@ -14,6 +14,8 @@
     config(
         unique_key=['kafka_topic', 'kafka_partition', 'kafka_offset'],
         incremental_strategy=kafka_elt.insert_new_keys_strategy(),
+        projections=kafka_elt.stored_offsets_projections(),
+        settings=kafka_elt.stored_offsets_table_settings(),
         indexes=kafka_elt.postgres_indexes([
             {'columns': ['kafka_topic', 'kafka_partition', 'kafka_offset'], 'unique': True},
             {'columns': ['ingested_at']},

@@ -16,6 +16,7 @@
         on_schema_change='fail',
         unique_key=['code', 'hour_started_at'],
         incremental_strategy=kafka_elt.upsert_strategy(),
+        settings=kafka_elt.upsert_table_settings(),
         engine='ReplacingMergeTree(built_at)',
         order_by=['code', 'hour_started_at'],
         indexes=kafka_elt.postgres_indexes([

@@ -16,7 +16,8 @@
 with
 
 -- per code: the newest priced candle, the newest one a day older, the last day's sums
--- (macros/latest_candles.sql: index probes on PostgreSQL, one pass on ClickHouse)
+-- (macros/latest_candles.sql: index probes on PostgreSQL; on ClickHouse one pass for the
+-- sums, then the two candles per code by the sorting key)
 {{ kafka_elt.latest_candles(ref('market_candle'), day_seconds) }},
 
 typed as (

@@ -13,6 +13,7 @@
         on_schema_change='fail',
         unique_key=['visit_date', 'link_rank'],
         incremental_strategy=kafka_elt.upsert_strategy(),
+        settings=kafka_elt.upsert_table_settings(),
         engine='ReplacingMergeTree(built_at)',
         order_by=['visit_date', 'link_rank'],
         indexes=kafka_elt.postgres_indexes([

@@ -277,16 +277,9 @@
     the model and once by each of its six staging tests). For a table whose runs only
     append (insert_new_keys_strategy): ClickHouse does not read projections while a
     table holds patch parts (the upsert's DELETE). A ReplacingMergeTree must say what
-    its merges do to a projection: rebuild it. -#}
+    its merges do to a projection: rebuild it. ClickHouse-only config keys, like
+    `engine`: dbt-postgres does not read them. -#}
 {% macro stored_offsets_projections() -%}
-    {{ return(adapter.dispatch('stored_offsets_projections', 'kafka_elt')()) }}
-{%- endmacro %}
-
-{% macro default__stored_offsets_projections() -%}
-    {{ return([]) }}
-{%- endmacro %}
-
-{% macro clickhouse__stored_offsets_projections() -%}
     {{ return([{
         'name': 'stored_offsets',
         'query': 'select kafka_topic, kafka_partition, max(kafka_offset) group by kafka_topic, kafka_partition',
@@ -294,14 +287,6 @@
 {%- endmacro %}
 
 {% macro stored_offsets_table_settings() -%}
-    {{ return(adapter.dispatch('stored_offsets_table_settings', 'kafka_elt')()) }}
-{%- endmacro %}
-
-{% macro default__stored_offsets_table_settings() -%}
-    {{ return({}) }}
-{%- endmacro %}
-
-{% macro clickhouse__stored_offsets_table_settings() -%}
     {{ return({'deduplicate_merge_projection_mode': 'rebuild'}) }}
 {%- endmacro %}
 
@@ -390,16 +375,8 @@
     part of the table, run two parts at a time by the server's background pool: 6.8 s of
     the 8.6 s market_candle spent upserting 50,000 candles over 4.2M, whether or not a
     part held one of the keys. A table built before this keeps the mutation until
-    --full-refresh. -#}
+    --full-refresh. A ClickHouse-only config key: dbt-postgres does not read `settings`. -#}
 {% macro upsert_table_settings() -%}
-    {{ return(adapter.dispatch('upsert_table_settings', 'kafka_elt')()) }}
-{%- endmacro %}
-
-{% macro default__upsert_table_settings() -%}
-    {{ return({}) }}
-{%- endmacro %}
-
-{% macro clickhouse__upsert_table_settings() -%}
     {{ return({'enable_block_number_column': 1, 'enable_block_offset_column': 1}) }}
 {%- endmacro %}
 

@@ -34,6 +34,9 @@
     )
 }}
 
+{#- read once: on PostgreSQL it asks the table for its newest built_at (rows.sql) -#}
+{%- set written_since_last_run = kafka_elt.newer_than_stored('changed.built_at', 'built_at') if is_incremental() else none %}
+
 with
 
 partition_heads as (
@@ -46,7 +49,7 @@ partition_heads as (
             changed.code,
             changed.candle_timestamp
         from {{ ref('int_market_candle_partition_heads') }} as changed
-        where {{ kafka_elt.newer_than_stored('changed.built_at', 'built_at') }}
+        where {{ written_since_last_run }}
     )
     {% endif %}
 
@@ -67,7 +70,7 @@ stored_candles as (
             changed.code,
             changed.candle_timestamp
         from {{ ref('int_market_candle_partition_heads') }} as changed
-        where {{ kafka_elt.newer_than_stored('changed.built_at', 'built_at') }}
+        where {{ written_since_last_run }}
     )
 
 ),

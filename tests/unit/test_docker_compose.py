@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.support.compose_rules import (
     airflow_env_problems,
     airflow_image_problems,
     airflow_order_problems,
+    command_words,
     connection_problems,
     credential_pairing_problems,
     dependency_problems,
@@ -357,3 +359,31 @@ DOCKERFILE_MUTATIONS = [
 def test_rule_catches_broken_dockerfile(dockerfile, compose, old, new):
     assert dockerfile_problems(dockerfile, compose) == []
     assert dockerfile_problems(_replace(dockerfile, old, new), compose)
+
+
+# Server settings the figures in bench/README.md were measured with: the compose file's
+# PostgreSQL must run with the local stack's (kafka_elt/stack/postgres.py). The rest of
+# the stack's -c settings (addresses, socket, memory) are the machine's own.
+_SHARED_POSTGRES_SETTINGS = ("jit", "random_page_cost", "wal_level", "max_wal_senders")
+
+
+def _server_settings(command: list[str]) -> dict[str, str]:
+    pairs = [value for flag, value in pairwise(command) if flag == "-c"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_compose_postgres_runs_with_the_local_stacks_server_settings(compose, tmp_path, monkeypatch):
+    from kafka_elt.stack import postgres
+    from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
+
+    root = COMPOSE_PATH.parent
+    (tmp_path / ".env.example").write_text((root / ".env.example").read_text())
+    for name in [*parse_env_file(root / ".env.example"), *_SECRET_NAMES]:
+        monkeypatch.delenv(name, raising=False)
+    stack = _server_settings(postgres.service(StackConfig.load(tmp_path)).command)
+    docker = _server_settings(command_words(compose.services["postgres"]))
+    assert {k: stack.get(k) for k in _SHARED_POSTGRES_SETTINGS} == {
+        k: docker.get(k) for k in _SHARED_POSTGRES_SETTINGS
+    }
+    # Minimal WAL: the tables dbt creates are written without WAL (dbt/README.md, "At volume").
+    assert (stack["wal_level"], stack["max_wal_senders"]) == ("minimal", "0")

@@ -721,3 +721,7 @@ def test_incremental_build_tests_what_it_adds(scenario, artifacts):
             else:
                 assert "built_at" not in core["not_null_user_footprint_link.sql"]
                 assert "built_at" not in grain[0]
+                # every row: the relation itself, not a subquery, so that PostgreSQL's
+                # grain test finds the unique index holding the key (a NULL check)
+                assert "dbt_subquery" not in grain[0]
+                assert ("pg_index" in grain[0]) == (target == "postgres")

@@ -372,15 +372,11 @@ def _server_settings(command: list[str]) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs)
 
 
-def test_compose_postgres_runs_with_the_local_stacks_server_settings(compose, tmp_path, monkeypatch):
+def test_compose_postgres_runs_with_the_local_stacks_server_settings(compose, root):
     from kafka_elt.stack import postgres
-    from kafka_elt.stack.config import _SECRET_NAMES, StackConfig, parse_env_file
+    from kafka_elt.stack.config import StackConfig
 
-    root = COMPOSE_PATH.parent
-    (tmp_path / ".env.example").write_text((root / ".env.example").read_text())
-    for name in [*parse_env_file(root / ".env.example"), *_SECRET_NAMES]:
-        monkeypatch.delenv(name, raising=False)
-    stack = _server_settings(postgres.service(StackConfig.load(tmp_path)).command)
+    stack = _server_settings(postgres.service(StackConfig.load(root)).command)
     docker = _server_settings(command_words(compose.services["postgres"]))
     assert {k: stack.get(k) for k in _SHARED_POSTGRES_SETTINGS} == {
         k: docker.get(k) for k in _SHARED_POSTGRES_SETTINGS

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from kafka_elt.settings import ROOT
 
 
 def test_decode_bench_cpu_prints_a_row_per_kind():
     result = subprocess.run(
         [
             sys.executable,
-            str(REPO / "bench" / "decode_bench.py"),
+            str(ROOT / "bench" / "decode_bench.py"),
             "cpu",
             "--messages",
             "2000",
